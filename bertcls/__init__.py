@@ -5,9 +5,20 @@ The public surface of the package; everything a user needs is importable from he
 
 __version__ = "0.1.0"
 
+# === Text ===
 from bertcls.hub import PresetError, resolve_preset
 
+# === Model ===
+
+# === Tasks ===
+
+# === Running ===
+
 __all__ = [
+    # Text
     "PresetError",
     "resolve_preset",
+    # Model
+    # Tasks
+    # Running
 ]
