@@ -1,0 +1,441 @@
+"""Hugging Face BERT checkpoints: config mapping, weight names, reading and writing.
+
+Reads `model.safetensors` with safetensors' numpy API and `pytorch_model.bin`
+with `bertcls.torch_bin` (no torch, no pickle code executed), maps
+`BertModel` weight names onto `BertBackbone` variables, converts keras-hub BERT
+presets, and writes `config.json` + `model.safetensors` (+ tokenizer files)
+that `transformers.BertModel.from_pretrained` loads.
+"""
+
+import json
+import logging
+import os
+
+import numpy as np
+
+from bertcls.torch_bin import UnsafeCheckpointError, read_torch_bin  # noqa: F401
+
+logger = logging.getLogger(__name__)
+
+# Hugging Face config key -> BertBackbone argument.
+HF_CONFIG_KEYS = {
+    "vocab_size": "vocabulary_size",
+    "num_hidden_layers": "num_layers",
+    "num_attention_heads": "num_heads",
+    "hidden_size": "hidden_size",
+    "intermediate_size": "intermediate_size",
+    "hidden_act": "hidden_act",
+    "hidden_dropout_prob": "dropout",
+    "attention_probs_dropout_prob": "attention_dropout",
+    "max_position_embeddings": "max_sequence_length",
+    "type_vocab_size": "type_vocab_size",
+    "layer_norm_eps": "layer_norm_epsilon",
+    "initializer_range": "initializer_range",
+}
+REQUIRED_HF_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
+                    "num_attention_heads", "intermediate_size")
+SUPPORTED_MODEL_TYPES = ("bert",)
+
+
+def hf_config_to_kwargs(config):
+    """Map a Hugging Face BERT `config.json` dict to `BertBackbone` arguments.
+
+    Keys the backbone does not need (tokenizer ids, `architectures`,
+    `torch_dtype`, ...) are ignored; keys that would change the computation
+    in a way this backbone does not implement raise.
+
+    Args:
+        config: dict loaded from `config.json`.
+
+    Returns:
+        dict of `BertBackbone` constructor arguments.
+
+    Raises:
+        ValueError: a required key is missing, or `model_type`,
+            `hidden_act`, `position_embedding_type`, `is_decoder`,
+            `add_cross_attention` or `embedding_size` has a value this
+            backbone does not implement.
+
+    Example:
+
+    >>> hf_config_to_kwargs({"vocab_size": 10, "hidden_size": 8,
+    ...     "num_hidden_layers": 1, "num_attention_heads": 2,
+    ...     "intermediate_size": 16})["num_layers"]
+    1
+    """
+    from bertcls.backbone import HIDDEN_ACTIVATIONS
+
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"A Hugging Face config must be a dict (config.json), received "
+            f"{type(config).__name__}.")
+    missing = [k for k in REQUIRED_HF_KEYS if k not in config]
+    if missing:
+        raise ValueError(
+            f"config.json lacks required BERT keys {missing}; received keys "
+            f"{sorted(config)}.")
+    model_type = config.get("model_type", "bert")
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(
+            f"Unsupported model_type {model_type!r}; accepted values are "
+            f"{SUPPORTED_MODEL_TYPES} (RoBERTa/ELECTRA/ALBERT differ in "
+            f"embeddings and are not loaded as BERT).")
+    hidden_act = config.get("hidden_act", "gelu")
+    if hidden_act not in HIDDEN_ACTIVATIONS:
+        raise ValueError(
+            f"Unsupported hidden_act {hidden_act!r}; accepted values are "
+            f"{', '.join(HIDDEN_ACTIVATIONS)}.")
+    position_type = config.get("position_embedding_type", "absolute")
+    if position_type != "absolute":
+        raise ValueError(
+            f"Unsupported position_embedding_type {position_type!r}; only "
+            f"'absolute' is implemented.")
+    for flag in ("is_decoder", "add_cross_attention"):
+        if config.get(flag, False):
+            raise ValueError(
+                f"Unsupported {flag}={config[flag]!r}; only the bidirectional "
+                f"encoder (False) is implemented.")
+    embedding_size = config.get("embedding_size", config["hidden_size"])
+    if embedding_size != config["hidden_size"]:
+        raise ValueError(
+            f"Unsupported embedding_size {embedding_size}; it must equal "
+            f"hidden_size ({config['hidden_size']}).")
+    return {arg: config[key] for key, arg in HF_CONFIG_KEYS.items() if key in config}
+
+
+def kwargs_to_hf_config(kwargs):
+    """Map `BertBackbone.get_config()` to a Hugging Face `config.json` dict."""
+    config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "position_embedding_type": "absolute",
+        "pad_token_id": 0,
+    }
+    for key, arg in HF_CONFIG_KEYS.items():
+        config[key] = kwargs[arg]
+    return config
+
+
+# === Reading tensors ===
+
+def read_safetensors(path):
+    """Read a `.safetensors` file as a dict of numpy arrays (no torch)."""
+    from safetensors import safe_open
+
+    tensors = {}
+    with safe_open(path, framework="np") as f:
+        for name in f.keys():
+            tensors[name] = f.get_tensor(name)
+    return tensors
+
+
+def read_checkpoint(directory):
+    """Read the weights of a Hugging Face model directory.
+
+    Looks for, in order: `model.safetensors`, `model.safetensors.index.json`
+    (shards), `pytorch_model.bin`, `pytorch_model.bin.index.json` (shards).
+
+    Returns:
+        dict mapping weight name to `np.ndarray`.
+
+    Raises:
+        ValueError: none of these files exists.
+    """
+    readers = (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_torch_bin))
+    for filename, reader in readers:
+        path = os.path.join(directory, filename)
+        if os.path.exists(path):
+            return reader(path)
+        index = path + ".index.json"
+        if os.path.exists(index):
+            with open(index, encoding="utf-8") as f:
+                shards = sorted(set(json.load(f)["weight_map"].values()))
+            tensors = {}
+            for shard in shards:
+                tensors.update(reader(os.path.join(directory, shard)))
+            return tensors
+    raise ValueError(
+        f"No weights in {directory}: expected one of model.safetensors, "
+        f"pytorch_model.bin or their .index.json; found {sorted(os.listdir(directory))}.")
+
+
+# === Weight names ===
+
+# Checkpoint entries that are not backbone weights and are skipped (logged once):
+# BertForPreTraining's heads and the position_ids buffer older checkpoints carry.
+SKIPPED_PREFIXES = ("cls.predictions.", "cls.seq_relationship.")
+SKIPPED_NAMES = ("embeddings.position_ids",)
+POOLER_NAMES = ("pooler.dense.weight", "pooler.dense.bias")
+
+
+class _Weight:
+    """One Hugging Face tensor <-> one Keras variable, with the layout change."""
+
+    def __init__(self, variable, kind="same"):
+        self.variable = variable
+        self.kind = kind
+
+    def to_keras(self, value):
+        if self.kind == "same":
+            return value
+        shape = tuple(self.variable.shape)
+        if self.kind == "linear":
+            return value.T
+        if self.kind == "qkv_kernel":  # (out, in) -> (in, heads, head_dim)
+            return value.T.reshape(shape)
+        if self.kind == "qkv_bias":  # (out,) -> (heads, head_dim)
+            return value.reshape(shape)
+        return value.T.reshape(shape)  # attention output (out, in) -> (heads, head_dim, out)
+
+    def to_hf(self, value):
+        if self.kind == "same":
+            return value
+        if self.kind == "linear":
+            return value.T
+        if self.kind == "qkv_kernel":
+            return value.reshape(value.shape[0], -1).T
+        if self.kind == "qkv_bias":
+            return value.reshape(-1)
+        return value.reshape(-1, value.shape[-1]).T
+
+    def hf_shape(self):
+        shape = tuple(self.variable.shape)
+        if self.kind == "same":
+            return shape
+        if self.kind == "linear":
+            return shape[::-1]
+        if self.kind == "qkv_kernel":
+            return (shape[1] * shape[2], shape[0])
+        if self.kind == "qkv_bias":
+            return (shape[0] * shape[1],)
+        return (shape[2], shape[0] * shape[1])
+
+
+def weight_map(backbone):
+    """Hugging Face `BertModel` weight name -> `_Weight` for every backbone variable."""
+    weights = {
+        "embeddings.word_embeddings.weight": _Weight(backbone.token_embedding.embeddings),
+        "embeddings.position_embeddings.weight":
+            _Weight(backbone.position_embedding.position_embeddings),
+        "embeddings.token_type_embeddings.weight":
+            _Weight(backbone.token_type_embedding.embeddings),
+        "embeddings.LayerNorm.weight": _Weight(backbone.embeddings_layer_norm.gamma),
+        "embeddings.LayerNorm.bias": _Weight(backbone.embeddings_layer_norm.beta),
+        "pooler.dense.weight": _Weight(backbone.pooler_dense.kernel, "linear"),
+        "pooler.dense.bias": _Weight(backbone.pooler_dense.bias),
+    }
+    for i, layer in enumerate(backbone.transformer_layers):
+        hf = f"encoder.layer.{i}."
+        attention = layer._self_attention_layer
+        for part, dense in (("query", attention._query_dense), ("key", attention._key_dense),
+                            ("value", attention._value_dense)):
+            weights[f"{hf}attention.self.{part}.weight"] = _Weight(dense.kernel, "qkv_kernel")
+            weights[f"{hf}attention.self.{part}.bias"] = _Weight(dense.bias, "qkv_bias")
+        blocks = (
+            ("attention.output.dense", attention._output_dense, "attention_output"),
+            ("intermediate.dense", layer._feedforward_intermediate_dense, "linear"),
+            ("output.dense", layer._feedforward_output_dense, "linear"),
+        )
+        for name, dense, kind in blocks:
+            weights[f"{hf}{name}.weight"] = _Weight(dense.kernel, kind)
+            weights[f"{hf}{name}.bias"] = _Weight(dense.bias)
+        for name, norm in (("attention.output.LayerNorm", layer._self_attention_layer_norm),
+                           ("output.LayerNorm", layer._feedforward_layer_norm)):
+            weights[f"{hf}{name}.weight"] = _Weight(norm.gamma)
+            weights[f"{hf}{name}.bias"] = _Weight(norm.beta)
+    return weights
+
+
+def normalize_names(state):
+    """Strip the `bert.` prefix and rename legacy `LayerNorm.gamma/beta` to weight/bias."""
+    normalized = {}
+    for name, value in state.items():
+        new = name[len("bert."):] if name.startswith("bert.") else name
+        if new.endswith("LayerNorm.gamma"):
+            new = new[: -len("gamma")] + "weight"
+        elif new.endswith("LayerNorm.beta"):
+            new = new[: -len("beta")] + "bias"
+        if new in normalized:
+            raise ValueError(f"Checkpoint names {new!r} twice (as {name!r} and another).")
+        normalized[new] = value
+    return normalized
+
+
+def set_hf_weights(backbone, state):
+    """Assign Hugging Face `BertModel` / `BertForPreTraining` tensors to `backbone`.
+
+    Args:
+        backbone: a `BertBackbone` built with the checkpoint's config.
+        state: dict of weight name -> numpy array (`read_checkpoint`).
+
+    Raises:
+        ValueError: listing every missing, unexpected and shape-mismatched
+            weight. Pre-training heads (`cls.predictions.*`,
+            `cls.seq_relationship.*`) and the `embeddings.position_ids`
+            buffer are skipped with one log line; a checkpoint without the
+            pooler keeps the pooler's random initialisation, with a warning
+            (as transformers does).
+    """
+    state = normalize_names(state)
+    weights = weight_map(backbone)
+    skipped = sorted(n for n in state
+                     if n.startswith(SKIPPED_PREFIXES) or n in SKIPPED_NAMES)
+    missing = [n for n in weights if n not in state]
+    no_pooler = all(n in missing for n in POOLER_NAMES)
+    if no_pooler:
+        missing = [n for n in missing if n not in POOLER_NAMES]
+    unexpected = sorted(n for n in state if n not in weights and n not in skipped)
+    mismatched = [f"{n}: checkpoint {tuple(state[n].shape)}, expected {w.hf_shape()}"
+                  for n, w in weights.items()
+                  if n in state and tuple(state[n].shape) != w.hf_shape()]
+    if missing or unexpected or mismatched:
+        raise ValueError(
+            "Checkpoint does not match the BERT config. "
+            f"Missing weights: {missing or 'none'}. "
+            f"Unexpected weights: {unexpected or 'none'}. "
+            f"Shape mismatches: {mismatched or 'none'}.")
+    if skipped:
+        logger.info("Skipped %d checkpoint entries that are not backbone weights: %s",
+                    len(skipped), ", ".join(skipped))
+    if no_pooler:
+        logger.warning("The checkpoint has no pooler weights (%s); pooled_output uses a "
+                       "randomly initialised pooler.", ", ".join(POOLER_NAMES))
+    for name, weight in weights.items():
+        if name in state:
+            value = weight.to_keras(np.asarray(state[name], dtype=np.float32))
+            weight.variable.assign(value)
+
+
+def get_hf_weights(backbone):
+    """The backbone's weights as Hugging Face `BertModel` float32 tensors."""
+    import keras
+
+    return {name: np.ascontiguousarray(
+                weight.to_hf(keras.ops.convert_to_numpy(weight.variable.value)),
+                dtype=np.float32)
+            for name, weight in weight_map(backbone).items()}
+
+
+# === Presets ===
+
+def is_keras_hub_preset(config):
+    """True if a `config.json` dict is a keras-hub BertBackbone preset's."""
+    return (isinstance(config, dict)
+            and config.get("registered_name") in ("keras_hub>BertBackbone",
+                                                  "keras_nlp>BertBackbone"))
+
+
+def load_backbone(cls, preset, **overrides):
+    """Implementation of `BertBackbone.from_preset` (see there)."""
+    from bertcls.hub import resolve_preset
+
+    directory = resolve_preset(preset)
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.exists(config_path):
+        raise ValueError(f"No config.json in preset directory {directory}.")
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    if is_keras_hub_preset(config):
+        return _load_keras_hub(cls, directory, config, overrides)
+    kwargs = hf_config_to_kwargs(config)
+    kwargs.update(overrides)
+    backbone = cls(**kwargs)
+    set_hf_weights(backbone, read_checkpoint(directory))
+    return backbone
+
+
+def _load_keras_hub(cls, directory, config, overrides):
+    """Convert a keras-hub BertBackbone preset into a `cls` backbone.
+
+    keras-hub's BERT computes the tanh-approximate GELU and its presets were
+    converted from Google's original TF checkpoints, which were trained with
+    that same approximation, so `hidden_act` defaults to "gelu_pytorch_tanh"
+    here to reproduce keras-hub's outputs (pass `hidden_act="gelu"` to
+    override).
+    """
+    import keras_hub
+
+    source = keras_hub.models.BertBackbone.from_preset(directory)
+    kh = config["config"]
+    kwargs = dict(
+        vocabulary_size=kh["vocabulary_size"], num_layers=kh["num_layers"],
+        num_heads=kh["num_heads"], hidden_size=kh["hidden_dim"],
+        intermediate_size=kh["intermediate_dim"], hidden_act="gelu_pytorch_tanh",
+        dropout=kh.get("dropout", 0.1), attention_dropout=kh.get("dropout", 0.1),
+        max_sequence_length=kh.get("max_sequence_length", 512),
+        type_vocab_size=kh.get("num_segments", 2), layer_norm_epsilon=1e-12)
+    kwargs.update(overrides)
+    backbone = cls(**kwargs)
+    pairs = [
+        (source.token_embedding, backbone.token_embedding),
+        (source.position_embedding, backbone.position_embedding),
+        (source.segment_embedding, backbone.token_type_embedding),
+        (source.embeddings_layer_norm, backbone.embeddings_layer_norm),
+        *zip(source.transformer_layers, backbone.transformer_layers),
+        (source.pooled_dense, backbone.pooler_dense),
+    ]
+    for src, dst in pairs:
+        src_weights, dst_weights = src.weights, dst.weights
+        if [tuple(w.shape) for w in src_weights] != [tuple(w.shape) for w in dst_weights]:
+            raise ValueError(
+                f"keras-hub layer {src.name} does not match {dst.name}: "
+                f"{[w.path for w in src_weights]} vs {[w.path for w in dst_weights]}.")
+        for s, d in zip(src_weights, dst_weights):
+            d.assign(s.value)
+    return backbone
+
+
+# === Writing back ===
+
+def save_backbone(backbone, directory, encoder=None):
+    """Implementation of `BertBackbone.save_pretrained` (see there)."""
+    from safetensors.numpy import save_file
+
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(backbone.to_hf_config(), f, indent=2, sort_keys=True)
+    save_file(get_hf_weights(backbone), os.path.join(directory, "model.safetensors"),
+              metadata={"format": "pt"})
+    if encoder is not None:
+        save_tokenizer(encoder, directory, model_max_length=backbone.max_sequence_length)
+    return directory
+
+
+def save_tokenizer(encoder, directory, model_max_length=512):
+    """Write `vocab.txt` and `tokenizer_config.json` for transformers' BertTokenizer.
+
+    Args:
+        encoder: a `bertcls.FeatureEncoder` (its vocabulary and normalisation
+            settings are written), a list of tokens, or the path of a
+            `vocab.txt`. For a bare vocabulary, `do_lower_case` is True when
+            no token has an upper-case letter (an uncased vocabulary).
+        directory: output directory.
+        model_max_length: written to `tokenizer_config.json`.
+    """
+    if hasattr(encoder, "vocabulary") and hasattr(encoder, "lowercase"):
+        vocabulary = list(encoder.vocabulary)
+        settings = {
+            "do_lower_case": encoder.lowercase,
+            "strip_accents": encoder.strip_accents,
+            "tokenize_chinese_chars": encoder.tokenize_chinese_chars,
+            "unk_token": encoder.unk_token, "sep_token": encoder.sep_token,
+            "pad_token": encoder.pad_token, "cls_token": encoder.cls_token,
+            "mask_token": encoder.mask_token,
+        }
+    elif isinstance(encoder, (list, tuple)) or isinstance(encoder, (str, os.PathLike)):
+        if isinstance(encoder, (str, os.PathLike)):
+            with open(encoder, encoding="utf-8") as f:
+                vocabulary = [line.rstrip("\n") for line in f if line.rstrip("\n")]
+        else:
+            vocabulary = list(encoder)
+        settings = {"do_lower_case": not any(t != t.lower() for t in vocabulary
+                                             if not (t.startswith("[") and t.endswith("]")))}
+    else:
+        raise ValueError(
+            f"encoder must be a FeatureEncoder, a list of tokens or the path of a "
+            f"vocab.txt; received {type(encoder).__name__}.")
+    with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("".join(token + "\n" for token in vocabulary))
+    settings.update(tokenizer_class="BertTokenizer", model_max_length=model_max_length)
+    with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(settings, f, indent=2, sort_keys=True)
