@@ -1,0 +1,345 @@
+"""`FeatureEncoder`: raw strings in, BERT inputs out, inside the TensorFlow graph."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bertcls.hub import resolve_preset
+from bertcls.tokenization import BertWordPiece, read_vocabulary
+
+PADDING_MODES = ("max_length", "longest")
+
+
+@keras.saving.register_keras_serializable(package="bertcls")
+class FeatureEncoder(keras.layers.Layer):
+    """Turns text into `input_ids`, `attention_mask` and `token_type_ids` for a BERT model.
+
+    Token ids are those of `transformers.BertTokenizer` with the same vocabulary and flags
+    (Hugging Face's normaliser, pre-tokeniser, WordPiece and special tokens, reproduced with
+    TensorFlow ops), laid out as `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`. It runs eagerly,
+    in `tf.data.Dataset.map` (batched or not), inside a Keras model fed raw strings and inside an
+    exported SavedModel.
+
+    Args:
+        vocabulary: list of tokens, or the path of a `vocab.txt` (one token per line).
+        lowercase: lowercase the text (Hugging Face's `do_lower_case`).
+        strip_accents: remove accents; `None` follows `lowercase` (Hugging Face's rule).
+        tokenize_chinese_chars: split every CJK ideograph into a word of its own.
+        max_seq_len: the most tokens per example, `[CLS]`/`[SEP]` included; longer input is
+            truncated (longest segment first for pairs), never an error.
+        padding: `"max_length"` pads every example to `max_seq_len` (fixed shapes, as TPUs
+            need); `"longest"` pads to the longest example of the batch.
+        return_offsets: also return `offsets`, int32 `(batch, length, 2)`: each token's
+            `[start, end)` character span in the input string, `(0, 0)` for special tokens
+            and padding (Hugging Face's `offset_mapping`).
+        unk_token, cls_token, sep_token, pad_token, mask_token: the special tokens. All but
+            `mask_token` must be in the vocabulary; special tokens written literally in the
+            text (`"[MASK]"`) are kept as one token, as in Hugging Face.
+
+    Call arguments:
+        inputs: a string or a batch of strings (tensor, list or numpy array; shape
+            `(batch,)` or `(batch, 1)`), or a tuple `(texts_a, texts_b)` of two such batches
+            for sentence pairs.
+
+    Returns:
+        A dict of int32 tensors `input_ids`, `attention_mask`, `token_type_ids` of shape
+        `(batch, length)` (no batch axis for a single string), plus `offsets` if asked.
+
+    Example:
+
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+    ...          "the", "quick", "brown", "fox", "jump", "##s", "!"]
+    >>> encoder = FeatureEncoder(vocab, lowercase=True, max_seq_len=8)
+    >>> out = encoder(["The quick fox jumps!"])
+    >>> out["input_ids"].numpy().tolist()
+    [[2, 5, 6, 8, 9, 10, 11, 3]]
+    >>> out = encoder((["the fox"], ["brown fox"]))
+    >>> out["input_ids"].numpy().tolist(), out["token_type_ids"].numpy().tolist()
+    ([[2, 5, 8, 3, 7, 8, 3, 0]], [[0, 0, 0, 0, 1, 1, 1, 0]])
+    >>> encoder.decode([2, 5, 8, 9, 10, 3], skip_special_tokens=True)
+    'the fox jumps'
+    """
+
+    def __init__(self, vocabulary, lowercase=False, strip_accents=None,
+                 tokenize_chinese_chars=True, max_seq_len=128, padding="max_length",
+                 return_offsets=False, unk_token="[UNK]", cls_token="[CLS]",
+                 sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]", **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        # Strings and ragged tensors pass through Keras untouched.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+
+        # === Config ===
+        if isinstance(vocabulary, (str, os.PathLike)):
+            vocabulary = read_vocabulary(vocabulary)
+        if isinstance(vocabulary, np.ndarray):
+            vocabulary = vocabulary.tolist()
+        if not isinstance(vocabulary, (list, tuple)) or not all(
+                isinstance(t, str) for t in vocabulary):
+            raise ValueError(
+                "`vocabulary` must be a list of token strings or the path of a vocab.txt, "
+                f"received {type(vocabulary).__name__}.")
+        self.vocabulary = list(vocabulary)
+        missing = [t for t in (cls_token, sep_token, pad_token, unk_token)
+                   if t not in self.vocabulary]
+        if missing:
+            raise ValueError(
+                f"The vocabulary ({len(self.vocabulary)} tokens) lacks the special tokens "
+                f"{missing}; it must contain {[cls_token, sep_token, pad_token, unk_token]}.")
+        if padding not in PADDING_MODES:
+            raise ValueError(
+                f"`padding` must be one of {PADDING_MODES}, received {padding!r}.")
+        if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or (
+                max_seq_len < 2):
+            raise ValueError(
+                f"`max_seq_len` must be an integer >= 2 (room for [CLS] and [SEP]), "
+                f"received {max_seq_len!r}.")
+        self.lowercase = bool(lowercase)
+        self.strip_accents = strip_accents
+        self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
+        self.max_seq_len = max_seq_len
+        self.padding = padding
+        self.return_offsets = bool(return_offsets)
+        self.unk_token = unk_token
+        self.cls_token = cls_token
+        self.sep_token = sep_token
+        self.pad_token = pad_token
+        self.mask_token = mask_token
+
+        # === Tokenizer ===
+        ids = {token: i for i, token in enumerate(self.vocabulary)}
+        self.vocabulary_size = len(self.vocabulary)
+        self.pad_token_id = ids[pad_token]
+        self.cls_token_id = ids[cls_token]
+        self.sep_token_id = ids[sep_token]
+        self.unk_token_id = ids[unk_token]
+        self.mask_token_id = ids.get(mask_token)
+        self.special_token_ids = sorted(
+            {ids[t] for t in (pad_token, unk_token, cls_token, sep_token, mask_token)
+             if t in ids})
+        self.tokenizer = BertWordPiece(
+            self.vocabulary, lowercase=self.lowercase, strip_accents=strip_accents,
+            tokenize_chinese_chars=self.tokenize_chinese_chars, unk_token=unk_token,
+            special_tokens=(pad_token, unk_token, cls_token, sep_token, mask_token))
+        self.built = True
+
+    # --- Construction from Hugging Face files ----------------------------------------------
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """Build from a Hugging Face tokenizer directory or Hub id (e.g. `"klue/bert-base"`).
+
+        Reads `vocab.txt` and honours `tokenizer_config.json`'s `do_lower_case`,
+        `strip_accents`, `tokenize_chinese_chars` and special tokens (Hugging Face's defaults
+        when a key or the file is missing). `overrides` replace any constructor argument.
+        """
+        directory = resolve_preset(preset)
+        vocab_file = os.path.join(directory, "vocab.txt")
+        if not os.path.isfile(vocab_file):
+            raise ValueError(
+                f"Preset {preset!r} has no vocab.txt (looked in {directory}); a BERT "
+                f"WordPiece tokenizer directory needs vocab.txt and tokenizer_config.json.")
+        config = {}
+        config_file = os.path.join(directory, "tokenizer_config.json")
+        if os.path.isfile(config_file):
+            try:
+                with open(config_file, encoding="utf-8") as f:
+                    config = json.load(f)
+            except (OSError, ValueError) as e:
+                raise ValueError(f"Cannot read {config_file}: {e}") from e
+        kwargs = {
+            "vocabulary": vocab_file,
+            "lowercase": config.get("do_lower_case", True),
+            "strip_accents": config.get("strip_accents"),
+            "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True),
+        }
+        for name in ("unk_token", "cls_token", "sep_token", "pad_token", "mask_token"):
+            token = config.get(name)
+            if isinstance(token, dict):  # a serialised AddedToken
+                token = token.get("content")
+            if isinstance(token, str):
+                kwargs[name] = token
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary": self.vocabulary,
+            "lowercase": self.lowercase,
+            "strip_accents": self.strip_accents,
+            "tokenize_chinese_chars": self.tokenize_chinese_chars,
+            "max_seq_len": self.max_seq_len,
+            "padding": self.padding,
+            "return_offsets": self.return_offsets,
+            "unk_token": self.unk_token,
+            "cls_token": self.cls_token,
+            "sep_token": self.sep_token,
+            "pad_token": self.pad_token,
+            "mask_token": self.mask_token,
+        })
+        return config
+
+    # --- Encoding --------------------------------------------------------------------------
+
+    def _segments(self, inputs):
+        """The input as a list of one or two string tensors of equal rank (0 or 1)."""
+        if isinstance(inputs, tuple) or (
+                isinstance(inputs, list) and len(inputs) == 2
+                and not any(isinstance(x, (str, bytes)) for x in inputs)):
+            if len(inputs) != 2:
+                raise ValueError(
+                    f"Sentence pairs are passed as a tuple (texts_a, texts_b); received a "
+                    f"tuple of {len(inputs)} items.")
+            segments = list(inputs)
+        else:
+            segments = [inputs]
+        out = []
+        for x in segments:
+            if isinstance(x, dict):
+                raise ValueError("FeatureEncoder takes strings, received a dict.")
+            if isinstance(x, (list, tuple)) and not x:
+                x = tf.constant([], tf.string)
+            if not isinstance(x, (tf.Tensor, tf.RaggedTensor)) and not tf.is_symbolic_tensor(x):
+                try:
+                    x = tf.convert_to_tensor(x)
+                except (ValueError, TypeError) as e:
+                    raise ValueError(
+                        f"FeatureEncoder takes strings, received {type(x).__name__}: {e}"
+                    ) from e
+            if x.dtype != tf.string:
+                raise ValueError(
+                    f"FeatureEncoder takes string tensors, received dtype {x.dtype.name}.")
+            if not isinstance(x, tf.RaggedTensor) and x.shape.rank == 2 and x.shape[1] == 1:
+                x = tf.squeeze(x, axis=1)  # keras.Input(shape=(1,), dtype="string")
+            if isinstance(x, tf.RaggedTensor) or x.shape.rank not in (0, 1):
+                raise ValueError(
+                    f"FeatureEncoder takes a string (rank 0) or a batch of strings (rank 1, "
+                    f"or (batch, 1)), received shape {x.shape}.")
+            out.append(x)
+        if len(out) == 2 and self.max_seq_len < 3:
+            raise ValueError(
+                f"Sentence pairs need max_seq_len >= 3 (room for [CLS] a [SEP] b [SEP]), "
+                f"this encoder has max_seq_len={self.max_seq_len}.")
+        if len(out) == 2 and not out[0].shape.is_compatible_with(out[1].shape):
+            raise ValueError(
+                f"Both halves of a sentence pair must have the same shape, received shapes "
+                f"{out[0].shape} and {out[1].shape}.")
+        return out
+
+    def _truncated_lengths(self, lengths):
+        """Hugging Face's longest-first truncation of a pair: kept tokens per segment."""
+        budget = self.max_seq_len - 3
+        n1, n2 = lengths
+        short = tf.minimum(n1, n2)
+        halves = 2 * short > budget
+        short_kept = tf.where(halves, budget // 2, short)
+        long_kept = tf.where(halves, budget // 2 + budget % 2, budget - short)
+        first_short = n1 <= n2
+        fits = n1 + n2 <= budget
+        return [tf.where(fits, n1, tf.where(first_short, short_kept, long_kept)),
+                tf.where(fits, n2, tf.where(first_short, long_kept, short_kept))]
+
+    def call(self, inputs):
+        segments = self._segments(inputs)
+        scalar = segments[0].shape.rank == 0
+        if scalar:
+            segments = [tf.expand_dims(x, 0) for x in segments]
+        if self.return_offsets:
+            parts = [self.tokenizer.tokenize_with_offsets(x) for x in segments]
+        else:
+            parts = [(self.tokenizer.tokenize(x),) for x in segments]
+        if len(parts) == 1:
+            parts = [[t[:, :self.max_seq_len - 2] for t in parts[0]]]
+        else:
+            lengths = [tf.cast(p[0].row_lengths(), tf.int32) for p in parts]
+            kept = self._truncated_lengths(lengths)
+            parts = [[tf.ragged.boolean_mask(t, tf.ragged.range(n) < k[:, None]) for t in p]
+                     for p, n, k in zip(parts, lengths, kept)]
+        batch = parts[0][0].nrows()
+
+        def column(value):
+            return tf.RaggedTensor.from_tensor(tf.fill([batch, 1], value))
+
+        ids = [column(self.cls_token_id)]
+        for part in parts:
+            ids += [part[0], column(self.sep_token_id)]
+        ids = tf.concat(ids, axis=1)
+        shape = [None, self.max_seq_len] if self.padding == "max_length" else None
+        input_ids = ids.to_tensor(self.pad_token_id, shape=shape)
+        width = tf.shape(input_ids)[1]
+        total = tf.cast(ids.row_lengths(), tf.int32)
+        attention_mask = tf.sequence_mask(total, width, dtype=tf.int32)
+        if len(parts) == 2:
+            first = tf.cast(parts[0][0].row_lengths(), tf.int32) + 2
+            token_type_ids = attention_mask - tf.sequence_mask(first, width, dtype=tf.int32)
+        else:
+            token_type_ids = tf.zeros_like(input_ids)
+        outputs = {"input_ids": input_ids, "attention_mask": attention_mask,
+                   "token_type_ids": token_type_ids}
+        starts, ends = [], []
+        if self.return_offsets:
+            for position, target in ((1, starts), (2, ends)):
+                target.append(column(0))
+                for part in parts:
+                    target += [part[position], column(0)]
+            outputs["offsets"] = tf.stack(
+                [tf.concat(starts, axis=1).to_tensor(0, shape=shape),
+                 tf.concat(ends, axis=1).to_tensor(0, shape=shape)], axis=-1)
+        if scalar:
+            outputs = {k: v[0] for k, v in outputs.items()}
+        return outputs
+
+    def compute_output_spec(self, inputs):
+        segments = inputs if isinstance(inputs, (tuple, list)) else [inputs]
+        batch = list(segments[0].shape[:1])
+        length = self.max_seq_len if self.padding == "max_length" else None
+        spec = {name: keras.KerasTensor(batch + [length], dtype="int32")
+                for name in ("input_ids", "attention_mask", "token_type_ids")}
+        if self.return_offsets:
+            spec["offsets"] = keras.KerasTensor(batch + [length, 2], dtype="int32")
+        return spec
+
+    # --- Decoding --------------------------------------------------------------------------
+
+    def decode(self, ids, skip_special_tokens=False):
+        """Token ids back to text, as `transformers`' `tokenizer.decode(ids)` does.
+
+        Args:
+            ids: a sequence of ids (list, numpy array or tensor), or a batch of them.
+            skip_special_tokens: leave out `[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]`.
+
+        Returns:
+            A string, or a list of strings for a batch.
+        """
+        ids = np.asarray(ids.numpy() if hasattr(ids, "numpy") else ids)
+        if ids.ndim == 2:
+            return [self.decode(row, skip_special_tokens) for row in ids]
+        if ids.ndim != 1:
+            raise ValueError(f"`decode` takes a 1-D or 2-D array of ids, received {ids.shape}.")
+        skip = set(self.special_token_ids) if skip_special_tokens else set()
+        pieces = []
+        for i in ids.tolist():
+            if not 0 <= i < self.vocabulary_size:
+                raise ValueError(
+                    f"Token id {i} is outside the vocabulary [0, {self.vocabulary_size}).")
+            if i in skip:
+                continue
+            token = self.vocabulary[i]
+            if pieces:
+                token = token[2:] if token.startswith("##") else " " + token
+            pieces.append(_cleanup(token))
+        return "".join(pieces)
+
+
+def _cleanup(text):
+    """tokenizers' WordPiece decoder clean-up (spaces before punctuation and contractions)."""
+    for dirty, clean in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
+                         (" n't", "n't"), (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"),
+                         (" 've", "'ve"), (" 're", "'re")):
+        text = text.replace(dirty, clean)
+    return text
