@@ -1,0 +1,65 @@
+"""String-in serving: a SavedModel whose input is a batch of strings (TensorFlow backend)."""
+
+import keras
+
+ENDPOINT = "serve"
+
+
+def export_text_model(model, path, encoder=None, endpoint=ENDPOINT):
+    """Write a SavedModel that maps a batch of raw strings to the model's probabilities.
+
+    The `FeatureEncoder` (WordPiece tokenization, special tokens, padding) runs inside the
+    graph, so the SavedModel needs neither bertcls nor Keras to load; it does need
+    `import tensorflow_text` first, which registers the tokenizer ops.
+
+    Args:
+        model: a `BertClassifier`, `BertTagger` or any Keras model taking the encoder's dict.
+        path: output directory.
+        encoder: the `FeatureEncoder`; defaults to `model.encoder`.
+        endpoint: name of the serving function.
+
+    Returns:
+        `path`. The SavedModel has `<endpoint>(texts)`: string `(batch,)` in, float32
+        probabilities out (`(batch, 1)` binary, `(batch, num_classes)`, or
+        `(batch, length, num_tags)` for a tagger).
+
+    Example:
+
+    >>> import tempfile, tensorflow as tf, tensorflow_text  # noqa: F401
+    >>> from bertcls import BertBackbone, BertClassifier, FeatureEncoder
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "bad"]
+    >>> backbone = BertBackbone(vocabulary_size=6, num_layers=1, num_heads=2,
+    ...                         hidden_size=8, intermediate_size=16)
+    >>> model = BertClassifier(backbone, encoder=FeatureEncoder(vocab, max_seq_len=8))
+    >>> path = export_text_model(model, tempfile.mkdtemp())
+    >>> served = tf.saved_model.load(path)  # keep a reference while calling it
+    >>> tuple(served.serve(tf.constant(["good", "bad"])).shape)
+    (2, 1)
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            "String-in export builds a TensorFlow SavedModel and needs KERAS_BACKEND="
+            f"tensorflow, the backend is {keras.backend.backend()!r}.")
+    import tensorflow as tf
+
+    encoder = encoder if encoder is not None else getattr(model, "encoder", None)
+    if encoder is None:
+        raise ValueError(
+            "export_text_model needs a FeatureEncoder: pass `encoder=` or build the model "
+            "with one.")
+    if getattr(encoder, "return_offsets", False):
+        config = dict(encoder.get_config(), return_offsets=False)
+        encoder = type(encoder).from_config(config)
+
+    def serve(texts):
+        features = encoder(texts)
+        features = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        return tf.cast(model(features, training=False), tf.float32)
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(encoder)
+    archive.add_endpoint(endpoint, serve,
+                         input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    archive.write_out(str(path), verbose=False)
+    return path

@@ -1,0 +1,66 @@
+"""String-in SavedModel export, loaded where bertcls cannot be imported."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bertcls import BertBackbone, BertClassifier, BertTagger, FeatureEncoder, export_text_model
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "##s", "the"]
+TEXTS = ["good movies", "the bad movie", "", "unknown words here"]
+
+# Run with `python -I` (no PYTHONPATH, no script dir, no user site) from another directory,
+# and with bertcls blocked in sys.modules so that even an installed copy cannot load.
+LOADER = """
+import json, sys
+sys.modules["bertcls"] = None
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+try:
+    import bertcls  # noqa: F401
+    raise SystemExit("bertcls importable")
+except ImportError:
+    pass
+model = tf.saved_model.load(sys.argv[1])
+texts = json.loads(sys.argv[2])
+print(json.dumps(model.serve(tf.constant(texts)).numpy().tolist()))
+"""
+
+
+def tiny_backbone():
+    return BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_size=8,
+                        intermediate_size=16)
+
+
+def load_elsewhere(path, texts, cwd):
+    done = subprocess.run([sys.executable, "-I", "-c", LOADER, str(path), json.dumps(texts)],
+                          capture_output=True, text=True, cwd=cwd, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return np.array(json.loads(done.stdout.strip().splitlines()[-1]), dtype="float32")
+
+
+def test_classifier_export_matches_model(tmp_path):
+    encoder = FeatureEncoder(VOCAB, max_seq_len=16)
+    model = BertClassifier(tiny_backbone(), num_classes=3, encoder=encoder)
+    path = export_text_model(model, tmp_path / "served")
+    served = load_elsewhere(path, TEXTS, tmp_path)
+    expected = model.predict_texts(TEXTS)["probabilities"]
+    assert served.shape == (4, 3)
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_tagger_export_with_offsets_encoder(tmp_path):
+    encoder = FeatureEncoder(VOCAB, max_seq_len=8, return_offsets=True)
+    tagger = BertTagger(tiny_backbone(), num_tags=3, encoder=encoder)
+    path = export_text_model(tagger, tmp_path / "served")
+    served = load_elsewhere(path, TEXTS[:2], tmp_path)
+    features = FeatureEncoder(VOCAB, max_seq_len=8)(TEXTS[:2])
+    np.testing.assert_allclose(served, np.asarray(tagger(features)), rtol=1e-5, atol=1e-6)
+
+
+def test_export_needs_an_encoder(tmp_path):
+    with pytest.raises(ValueError, match="needs a FeatureEncoder"):
+        export_text_model(BertClassifier(tiny_backbone()), tmp_path / "x")
