@@ -1,0 +1,67 @@
+"""The examples run end to end: quick mode on a tiny slice, and a fast, clear offline failure.
+
+Each example runs in a subprocess (as a user runs it). The slices are tiny so the whole file
+takes well under two minutes on 2 cores; accuracy at this size is meaningless, only the
+pipeline and the printed report are checked.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+
+
+def run_example(script, *args, tmp_path, timeout=120):
+    """Run `examples/<script>` with `args`; caches point into `tmp_path` so nothing cached
+    elsewhere on the machine (NSMC, KLUE-NER, Hugging Face models) can be picked up."""
+    env = dict(os.environ,
+               BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
+               HF_HOME=str(tmp_path / "hf-home"),
+               HF_HUB_DISABLE_TELEMETRY="1",
+               TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
+        cwd=tmp_path)
+
+
+def test_nsmc_quick_tiny_slice(tmp_path):
+    result = run_example("nsmc_sentiment.py", "--quick", "--limit", "300", "--epochs", "1",
+                         tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "NOT pretrained" in out
+    assert "test loss, test acc:" in out
+    assert "test accuracy:" in out and "examples/s" in out and "wall time:" in out
+    # One tutorial-style line per sample review, whichever sign the tiny model picks.
+    assert out.count("확률로") == 4
+    assert "리뷰입니다." in out
+
+
+def test_nsmc_offline_default_fails_fast_with_hint(tmp_path):
+    # No --data-dir, no --quick: the default mode downloads NSMC. This machine has no network
+    # (and the cache is an empty temporary directory), so it must stop at once with a short
+    # message naming the three ways out, not a traceback.
+    result = run_example("nsmc_sentiment.py", tmp_path=tmp_path, timeout=60)
+    if result.returncode == 0:
+        pytest.skip("network available: the default mode downloaded NSMC")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for flag in ("--data-dir", "--preset", "--quick"):
+        assert flag in result.stderr
+
+
+def test_nsmc_missing_preset_fails_with_hint(tmp_path):
+    # Data given locally, but a preset directory that does not exist.
+    result = run_example("nsmc_sentiment.py", "--data-dir", str(EXAMPLES / "data" / "nsmc_quick"),
+                         "--preset", str(tmp_path / "no-such-model"), "--limit", "50",
+                         tmp_path=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "no-such-model" in result.stderr
+    assert "--preset" in result.stderr and "--quick" in result.stderr
