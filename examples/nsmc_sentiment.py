@@ -23,8 +23,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 import bertcls  # noqa: E402
 
@@ -77,13 +75,21 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, help=f"default {EPOCHS}")
     parser.add_argument("--learning-rate", type=float, help=f"default {LEARNING_RATE}")
     parser.add_argument("--validation-split", type=float, default=VALIDATION_SPLIT)
-    parser.add_argument("--strategy", default="auto", choices=["auto", "tpu", "gpu", "cpu"])
+    parser.add_argument("--strategy", default="auto", choices=["auto", "tpu", "gpu", "cpu"],
+                        help="where to train: a TPU, all GPUs, or one device (default: "
+                             "whatever is there)")
+    parser.add_argument("--tpu", help="TPU name or grpc:// address (default: Colab's "
+                                      "COLAB_TPU_ADDR, TPU_NAME, or the TPU VM's own)")
+    parser.add_argument("--fixed-length", action="store_true",
+                        help="pad every review to --max-seq-len, as the tutorial does "
+                             "(default: batches bucketed by length, far less padding)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--limit", type=int,
                         help="use only the first N training rows and N/4 test rows "
                              "(for smoke tests)")
     parser.add_argument("--save", metavar="DIR",
                         help="write DIR/nsmc.keras and the string-in export DIR/export")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.quick:
         args.max_seq_len = args.max_seq_len or QUICK_MAX_SEQ_LEN
@@ -123,32 +129,18 @@ def load_encoder(args, train_texts):
     return bertcls.FeatureEncoder(vocabulary, max_seq_len=args.max_seq_len)
 
 
-def load_backbone(args, encoder):
-    """klue/bert-base (or --preset) with its weights, or (--quick) a small random BERT."""
-    if not args.quick:
-        return bertcls.BertBackbone.from_preset(args.preset)
-    return bertcls.BertBackbone(vocabulary_size=encoder.vocabulary_size,
-                                max_sequence_length=args.max_seq_len, **QUICK_BACKBONE)
-
-
-def encode(encoder, texts, batch_size=1024):
-    """Texts -> the three BERT input arrays, with a progress bar (the tutorial's tqdm loop)."""
-    texts = list(texts)
-    parts = []
-    for start in tqdm(range(0, len(texts), batch_size), desc="encoding", unit="batch"):
-        parts.append({k: v.numpy() for k, v in encoder(texts[start:start + batch_size]).items()})
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def _stopgap_classifier(backbone):  # TEMPORARY until bertcls.BertClassifier lands
-    inputs = {k: keras.Input((None,), dtype="int32", name=k)
-              for k in ("input_ids", "attention_mask", "token_type_ids")}
-    pooled = backbone(inputs)["pooled_output"]
-    outputs = keras.layers.Dense(
-        1, activation="sigmoid",
-        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02))(
-            keras.layers.Dropout(0.1)(pooled))
-    return keras.Model(inputs, outputs)
+def build_model(args, encoder, runtime):
+    """The tutorial's TFBertForSequenceClassification: BERT's pooled output -> one sigmoid
+    unit (TruncatedNormal(0.02)), Adam, binary cross-entropy, accuracy."""
+    if args.quick:
+        backbone = bertcls.BertBackbone(vocabulary_size=encoder.vocabulary_size,
+                                        max_sequence_length=args.max_seq_len, **QUICK_BACKBONE)
+    else:
+        backbone = bertcls.BertBackbone.from_preset(args.preset)
+    model = bertcls.BertClassifier(backbone, num_classes=2, encoder=encoder)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                  steps_per_execution=runtime.steps_per_execution)
+    return model
 
 
 def print_sentiment(review, score):
@@ -167,41 +159,74 @@ def main(argv=None):
         print("QUICK MODE: a small BERT initialised from scratch (NOT pretrained), trained on "
               "the NSMC rows bundled with the examples; no network is used.")
     try:
+        runtime = bertcls.get_strategy(args.strategy, tpu=args.tpu)
+    except (bertcls.DeviceNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"Training on {runtime}")
+    try:
         train_data, test_data = load_data(args)
         encoder = load_encoder(args, train_data["document"])
-        backbone = load_backbone(args, encoder)
-        model = _stopgap_classifier(backbone)
+        with runtime.scope():  # the tutorial's `with strategy.scope():`
+            model = build_model(args, encoder, runtime)
     except (bertcls.DatasetError, bertcls.PresetError) as e:
         print(f"error: {e}\n\n{OFFLINE_HINT}", file=sys.stderr)
         return 2
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+
+    # === Encode (the tutorial's convert_examples_to_features, in large batches) ===
+    progress = not args.no_progress
+    train_x = bertcls.encode_texts(encoder, train_data["document"], progress=progress)
+    test_x = bertcls.encode_texts(encoder, test_data["document"], progress=progress)
+    train_y = train_data["label"].to_numpy("float32")
+    test_y = test_data["label"].to_numpy("float32")
+
+    # === Batches: bucketed by length (or --fixed-length 128, the tutorial) ===
+    # validation_split=0.2 as Keras does it: the last 20% of the rows are held out.
+    train_rows, val_rows = bertcls.validation_split(len(train_y), args.validation_split)
+    batch_size = runtime.global_batch_size(args.batch_size)
+    options = dict(batch_size=batch_size, bucket_lengths=None if args.fixed_length else "auto",
+                   # TPUs (and replicas splitting a batch) need full batches.
+                   drop_remainder=runtime.kind == "tpu" or runtime.num_replicas > 1)
+
+    def dataset(x, y, rows=None, **kwargs):
+        if rows is not None:
+            x, y = {k: v[rows] for k, v in x.items()}, y[rows]
+        return bertcls.make_dataset(x, y, pad_token_id=encoder.pad_token_id,
+                                    **options, **kwargs)
+
+    train_ds = dataset(train_x, train_y, train_rows, shuffle=True, seed=args.seed)
+    val_ds = dataset(train_x, train_y, val_rows) if len(val_rows) else None
 
     # === Train (the tutorial: fit(train_X, train_y, epochs=2, batch_size=64,
     # validation_split=0.2)) ===
-    train_x = encode(encoder, train_data["document"])
-    test_x = encode(encoder, test_data["document"])
-    train_y = train_data["label"].to_numpy("float32")
-    test_y = test_data["label"].to_numpy("float32")
     fit_started = time.time()
-    model.fit(train_x, train_y, epochs=args.epochs, batch_size=args.batch_size,
-              validation_split=args.validation_split)
+    model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, shuffle=False,
+              verbose=1 if progress else 2)
     fit_seconds = time.time() - fit_started
-    trained = int(len(train_y) * (1 - args.validation_split)) * args.epochs
+    trained = len(train_rows) * args.epochs
 
     # === Evaluate ===
-    loss, accuracy = model.evaluate(test_x, test_y, batch_size=1024, verbose=0)
+    loss, accuracy = model.evaluate(dataset(test_x, test_y), verbose=0)
     print(f"test loss, test acc: {loss:.4f} {accuracy:.4f}")
 
-    # === Predict ===
-    scores = model.predict(encode(encoder, SAMPLE_REVIEWS), verbose=0)[:, 0]
-    for review, score in zip(SAMPLE_REVIEWS, scores):
+    # === Predict (the tutorial's sentiment_predict) ===
+    for review in SAMPLE_REVIEWS:
+        _, score = model.predict_text(review)
         print_sentiment(review, float(score))
 
+    # === Save: the .keras model and a SavedModel that takes raw strings ===
+    if args.save:
+        os.makedirs(args.save, exist_ok=True)
+        model.save(os.path.join(args.save, "nsmc.keras"))
+        bertcls.export_text_model(model, os.path.join(args.save, "export"))
+        print(f"Saved {args.save}/nsmc.keras and the string-in SavedModel {args.save}/export")
+
     # === Summary ===
-    print("\n=== Summary ===")
     model_name = "small BERT from scratch (NOT pretrained)" if args.quick else args.preset
+    print("\n=== Summary ===")
     print(f"model:          {model_name}")
+    batches = f"fixed {args.max_seq_len}" if args.fixed_length else "bucketed by length"
+    print(f"batches:        {batches}")
     print(f"test accuracy:  {accuracy:.4f} on {len(test_y)} reviews")
     print(f"training speed: {trained / fit_seconds:.1f} examples/s")
     print(f"wall time:      {time.time() - started:.1f} s")

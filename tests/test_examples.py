@@ -38,9 +38,21 @@ def test_nsmc_quick_tiny_slice(tmp_path):
     assert "NOT pretrained" in out
     assert "test loss, test acc:" in out
     assert "test accuracy:" in out and "examples/s" in out and "wall time:" in out
+    assert "batches:        bucketed by length" in out
     # One tutorial-style line per sample review, whichever sign the tiny model picks.
     assert out.count("확률로") == 4
     assert "리뷰입니다." in out
+
+
+def test_nsmc_quick_fixed_length_and_save(tmp_path):
+    # The tutorial's fixed padding, and --save writing the .keras model and the export.
+    result = run_example("nsmc_sentiment.py", "--quick", "--limit", "200", "--epochs", "1",
+                         "--fixed-length", "--no-progress", "--save", str(tmp_path / "out"),
+                         tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "batches:        fixed 64" in result.stdout
+    assert (tmp_path / "out" / "nsmc.keras").is_file()
+    assert (tmp_path / "out" / "export" / "saved_model.pb").is_file()
 
 
 def test_nsmc_offline_default_fails_fast_with_hint(tmp_path):
