@@ -166,6 +166,17 @@ def encode_tagged(encoder, texts, tags, tag_to_id, level="char"):
     Returns:
         `(features, labels)`: dict of int32 numpy arrays (`input_ids`, `attention_mask`,
         `token_type_ids`) and int32 labels `(batch, length)` with -100 where ignored.
+
+    Example:
+
+    >>> from bertcls import FeatureEncoder
+    >>> encoder = FeatureEncoder(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "kim", "went", "home"],
+    ...                          max_seq_len=6)
+    >>> tag_to_id = {"O": 0, "B-PS": 1, "I-PS": 2}
+    >>> features, labels = encode_tagged(encoder, ["kim went home"], [["B-PS", "O", "O"]],
+    ...                                  tag_to_id, level="word")
+    >>> features["input_ids"].tolist(), labels.tolist()
+    ([[2, 4, 5, 6, 3, 0]], [[-100, 1, 0, 0, -100, -100]])
     """
     if len(texts) != len(tags):
         raise ValueError(

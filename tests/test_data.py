@@ -1,6 +1,5 @@
 """tf.data pipelines: bucketing keeps every example intact, shuffling, sharding, errors."""
 
-import doctest
 
 import keras
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 
 from bertcls import (BertBackbone, BertClassifier, FeatureEncoder, encode_texts, make_dataset,
                      validation_split)
-from bertcls import data as data_module
 from bertcls.data import default_bucket_lengths
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "very", "!"]
@@ -34,11 +32,6 @@ def collect(ds):
         for j, label in enumerate(labels.numpy()):
             rows.append((label, {k: v[j] for k, v in features.items()}))
     return rows, shapes
-
-
-def test_doctests():
-    result = doctest.testmod(data_module, extraglobs={"FeatureEncoder": FeatureEncoder})
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_default_bucket_lengths():

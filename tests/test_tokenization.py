@@ -176,14 +176,3 @@ def test_unreadable_vocabulary_file_is_rejected(tmp_path):
     bad.write_bytes(b"[PAD]\n\xff\xfe\n")
     with pytest.raises(ValueError, match="UTF-8"):
         read_vocabulary(bad)
-
-
-def test_docstring_examples_run():
-    import doctest
-
-    import bertcls.encoder
-    import bertcls.tokenization
-
-    for module in (bertcls.tokenization, bertcls.encoder):
-        result = doctest.testmod(module, extraglobs={"tf": tf})
-        assert result.attempted > 0 and result.failed == 0, module.__name__
