@@ -111,6 +111,19 @@ class Task(keras.Model):
     """What the task models share: label checks in fit/evaluate, compile on load,
     deserializing the layers in their config."""
 
+    def _wire(self, backbone, head, encoder, **kwargs):
+        """Build the functional graph, the encoder's dict -> backbone -> head (which also
+        receives `attention_mask`), and return the head's output."""
+        self.backbone = backbone
+        self.head = head
+        self.encoder = encoder
+        inputs = feature_inputs()
+        features = dict(backbone(inputs))
+        features["attention_mask"] = inputs["attention_mask"]
+        outputs = head(features)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        return outputs
+
     def fit(self, x=None, y=None, **kwargs):
         check_data(self, x, y)
         validation = kwargs.get("validation_data")
@@ -220,16 +233,7 @@ class BertClassifier(Task):
                 num_outputs=1 if binary else num_classes, task_type="many_to_one",
                 pooling=pooling, activation="softmax" if not (binary or multi_label)
                 else "sigmoid", dropout=dropout, name="classifier_head")
-        self.backbone = backbone
-        self.head = head
-        self.encoder = encoder
-
-        # === Functional model ===
-        inputs = feature_inputs()
-        features = dict(backbone(inputs))
-        features["attention_mask"] = inputs["attention_mask"]
-        outputs = head(features)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        outputs = self._wire(backbone, head, encoder, **kwargs)
 
         # === Config ===
         self.num_classes = num_classes

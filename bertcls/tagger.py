@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from bertcls.classifier import (Task, feature_inputs, predict_features, sorted_batches,
+from bertcls.classifier import (Task, predict_features, sorted_batches,
                                 text_encoder)
 from bertcls.heads import BertHead
 from bertcls.ner import IGNORE_INDEX, LEVELS, decode_entities
@@ -174,16 +174,7 @@ class BertTagger(Task):
         if head is None:
             head = BertHead(num_outputs=num_tags, task_type="many_to_many",
                             activation="softmax", dropout=dropout, name="tagger_head")
-        self.backbone = backbone
-        self.head = head
-        self.encoder = encoder
-
-        # === Functional model ===
-        inputs = feature_inputs()
-        features = dict(backbone(inputs))
-        features["attention_mask"] = inputs["attention_mask"]
-        outputs = head(features)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        outputs = self._wire(backbone, head, encoder, **kwargs)
 
         # === Config ===
         self.tags = tags
