@@ -28,7 +28,8 @@ from bertcls.data import encode_texts, make_dataset, validation_split
 from bertcls.distribute import (BackupAndRestore, DeviceNotFoundError, Runtime, get_strategy,
                                 process_shard, set_mixed_precision)
 from bertcls.export import export_text_model
-from bertcls.datasets import DatasetError, clean_like_tutorial, load_nsmc, read_nsmc
+from bertcls.datasets import (DatasetError, clean_like_tutorial, load_klue_ner, load_nsmc,
+                              read_nsmc)
 
 __all__ = [
     # Text
@@ -70,6 +71,7 @@ __all__ = [
     "export_text_model",
     "DatasetError",
     "clean_like_tutorial",
+    "load_klue_ner",
     "load_nsmc",
     "read_nsmc",
 ]

@@ -1,4 +1,4 @@
-"""Loading the datasets the examples use: NSMC (and, through `bertcls.ner`, KLUE-NER).
+"""Loading the datasets the examples use: NSMC and KLUE-NER (read by `bertcls.ner`).
 
 NSMC (Naver Sentiment Movie Corpus, CC0) is published as tab-separated
 `id<TAB>document<TAB>label` files. A handful of documents contain a line break,
@@ -17,6 +17,9 @@ NSMC_URLS = {
     "test": "https://raw.githubusercontent.com/e9t/nsmc/master/ratings_test.txt",
 }
 NSMC_FILES = {"train": "ratings_train.txt", "test": "ratings_test.txt"}
+KLUE_NER_URL = ("https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/"
+                "klue-ner-v1.1/{}")
+KLUE_NER_FILES = {"train": "klue-ner-v1.1_train.tsv", "dev": "klue-ner-v1.1_dev.tsv"}
 
 _RECORD = re.compile(r"(\d+)\t(.*)\t([01])", flags=re.S)
 
@@ -114,16 +117,56 @@ def load_nsmc(data_dir=None, cache_dir=None, download=True, timeout=30):
     """
     if data_dir is not None:
         return tuple(read_nsmc(os.path.join(data_dir, NSMC_FILES[s])) for s in ("train", "test"))
-    cache_dir = os.path.join(cache_dir or default_cache_dir(), "nsmc")
-    paths = {s: os.path.join(cache_dir, NSMC_FILES[s]) for s in NSMC_FILES}
+    paths = _cached(NSMC_URLS, NSMC_FILES, "nsmc", cache_dir, download, timeout, "NSMC")
+    return read_nsmc(paths["train"]), read_nsmc(paths["test"])
+
+
+def load_klue_ner(data_dir=None, cache_dir=None, download=True, timeout=30):
+    """KLUE-NER v1.1's splits as lists of `NerExample(id, text, tags)` (per-character tags).
+
+    Args:
+        data_dir: a directory holding `klue-ner-v1.1_dev.tsv` and, optionally,
+            `klue-ner-v1.1_train.tsv`. No network is used.
+        cache_dir: where downloads are kept (default `default_cache_dir()/klue-ner`).
+        download: when False and the files are not cached, fail instead of downloading.
+        timeout: seconds for each download.
+
+    Returns:
+        dict `{"train": [...], "dev": [...]}`; from a `data_dir` without the train file,
+        only `"dev"`.
+
+    Raises:
+        DatasetError: the dev file is missing in `data_dir`, or the files are neither cached
+            nor downloadable.
+    """
+    from bertcls.ner import read_klue_ner
+
+    if data_dir is not None:
+        paths = {s: os.path.join(data_dir, name) for s, name in KLUE_NER_FILES.items()}
+        if not os.path.isfile(paths["dev"]):
+            raise DatasetError(f"KLUE-NER file not found: {paths['dev']}")
+        if not os.path.isfile(paths["train"]):
+            del paths["train"]
+    else:
+        urls = {s: KLUE_NER_URL.format(name) for s, name in KLUE_NER_FILES.items()}
+        paths = _cached(urls, KLUE_NER_FILES, "klue-ner", cache_dir, download, timeout,
+                        "KLUE-NER")
+    return {split: read_klue_ner(path) for split, path in paths.items()}
+
+
+def _cached(urls, files, name, cache_dir, download, timeout, title):
+    """Paths of `files` in the cache, downloading the missing ones from `urls`."""
+    cache_dir = os.path.join(cache_dir or default_cache_dir(), name)
+    paths = {s: os.path.join(cache_dir, files[s]) for s in files}
     for split, path in paths.items():
         if os.path.isfile(path):
             continue
         if not download:
-            raise DatasetError(f"NSMC {split} file is not cached at {path} and download=False.")
+            raise DatasetError(f"{title} {split} file is not cached at {path} and "
+                               "download=False.")
         os.makedirs(cache_dir, exist_ok=True)
-        _download(NSMC_URLS[split], path, timeout)
-    return read_nsmc(paths["train"]), read_nsmc(paths["test"])
+        _download(urls[split], path, timeout)
+    return paths
 
 
 def _download(url, path, timeout):

@@ -69,12 +69,12 @@ def test_download_failure_names_data_dir(tmp_path, monkeypatch):
         load_nsmc(cache_dir=tmp_path, download=False)
 
 
-def test_download_goes_to_cache_once(tmp_path, monkeypatch):
-    calls = []
+def fake_urlopen(body, calls):
+    """An `urlopen` that serves `body` for every URL and records the URLs asked for."""
 
     class Response:
         def __init__(self, url):
-            self.data = [b"id\tdocument\tlabel\n7\tok\t1\n", b""]
+            self.data = [body, b""]
             calls.append(url)
 
         def read(self, n):
@@ -86,8 +86,41 @@ def test_download_goes_to_cache_once(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: Response(url))
+    return lambda url, timeout: Response(url)
+
+
+def test_download_goes_to_cache_once(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(datasets.urllib.request, "urlopen",
+                        fake_urlopen(b"id\tdocument\tlabel\n7\tok\t1\n", calls))
     train, test = load_nsmc(cache_dir=tmp_path)
     assert train["document"].tolist() == ["ok"] and len(calls) == 2
     load_nsmc(cache_dir=tmp_path)
+    assert len(calls) == 2
+
+
+KLUE_SENTENCE = "## s1\t<경찰:OG>은\n경\tB-OG\n찰\tI-OG\n은\tO\n\n"
+
+
+def test_klue_ner_from_a_directory(tmp_path):
+    write(tmp_path / "klue-ner-v1.1_dev.tsv", KLUE_SENTENCE)
+    splits = datasets.load_klue_ner(data_dir=tmp_path)
+    assert list(splits) == ["dev"] and splits["dev"][0].text == "경찰은"
+    write(tmp_path / "klue-ner-v1.1_train.tsv", KLUE_SENTENCE + KLUE_SENTENCE.replace("s1", "s2"))
+    splits = datasets.load_klue_ner(data_dir=tmp_path)
+    assert sorted(splits) == ["dev", "train"] and len(splits["train"]) == 2
+    with pytest.raises(DatasetError, match="klue-ner-v1.1_dev.tsv"):
+        datasets.load_klue_ner(data_dir=tmp_path / "elsewhere")
+
+
+def test_klue_ner_download_and_cache(tmp_path, monkeypatch):
+    calls = []
+    with pytest.raises(DatasetError, match="download=False"):
+        datasets.load_klue_ner(cache_dir=tmp_path, download=False)
+    monkeypatch.setattr(datasets.urllib.request, "urlopen",
+                        fake_urlopen(KLUE_SENTENCE.encode("utf-8"), calls))
+    splits = datasets.load_klue_ner(cache_dir=tmp_path)
+    assert sorted(splits) == ["dev", "train"] and len(calls) == 2
+    assert all("KLUE-benchmark/KLUE" in url for url in calls)
+    datasets.load_klue_ner(cache_dir=tmp_path)
     assert len(calls) == 2
