@@ -16,9 +16,9 @@ def feature_inputs():
 def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
     """Encode `texts` and yield `(indices, features, offsets)` batches sorted by length.
 
-    Each batch is padded to its longest member rounded up to a multiple of `BUCKET` (at most
-    the encoder's `max_seq_len`), so a handful of shapes is ever compiled; `indices` give
-    each row's position in `texts`.
+    Each batch holds up to `batch_size` rows of one width: lengths rounded up to a multiple of
+    `BUCKET` (at most the encoder's `max_seq_len`), so a handful of shapes is ever compiled
+    and no row is padded past its own width; `indices` give each row's position in `texts`.
     """
     if isinstance(texts, str):
         raise ValueError("predict_texts takes a list of strings, received a single string; "
@@ -38,9 +38,21 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
                          out["offsets"][j, :n] if "offsets" in out else None))
     rows.sort(key=lambda r: r[0])
     pad_id = encoder.pad_token_id
-    for begin in range(0, len(rows), batch_size):
-        batch = rows[begin:begin + batch_size]
-        width = min(-(-batch[-1][0] // BUCKET) * BUCKET, encoder.max_seq_len)
+
+    def width_of(n):
+        return min(-(-n // BUCKET) * BUCKET, encoder.max_seq_len)
+
+    # A batch never spans two widths: a large `batch_size` would otherwise pad many short
+    # rows to the width of the longest row of a mixed batch.
+    batches, begin = [], 0
+    while begin < len(rows):
+        width = width_of(rows[begin][0])
+        end = begin
+        while end < len(rows) and end - begin < batch_size and width_of(rows[end][0]) == width:
+            end += 1
+        batches.append((width, rows[begin:end]))
+        begin = end
+    for width, batch in batches:
         ids = np.full((len(batch), width), pad_id, np.int32)
         types = np.zeros((len(batch), width), np.int32)
         mask = np.zeros((len(batch), width), np.int32)

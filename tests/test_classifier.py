@@ -254,6 +254,8 @@ def test_sorted_batches_cover_every_text_once_in_bucketed_shapes():
         width = features["input_ids"].shape[1]
         lengths = features["attention_mask"].sum(1)
         assert width == min(-(-lengths.max() // BUCKET) * BUCKET, 20)
+        # One width per batch: no row padded past its own bucket.
+        assert width == min(-(-lengths.min() // BUCKET) * BUCKET, 20)
         assert lengths.min() >= previous_longest  # sorted by length across batches
         previous_longest = lengths.max()
         reference = enc([texts[i] for i in indices])
@@ -263,3 +265,11 @@ def test_sorted_batches_cover_every_text_once_in_bucketed_shapes():
                                           np.asarray(reference["input_ids"])[row, :n])
         seen += indices
     assert sorted(seen) == list(range(37))
+
+
+def test_large_batches_do_not_mix_widths():
+    from bertcls.classifier import BUCKET, sorted_batches
+    texts = ["good"] * 30 + ["good " * 20] * 3
+    enc = FeatureEncoder(VOCAB, max_seq_len=64, padding="longest")
+    shapes = [f["input_ids"].shape for _, f, _ in sorted_batches(enc, texts, batch_size=1024)]
+    assert shapes == [(30, BUCKET), (3, 32)]

