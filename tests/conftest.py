@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -9,6 +11,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+EXAMPLES = REPO / "examples"
+
+
+def run_example(script, *args, tmp_path, timeout=120):
+    """Run `examples/<script>` with `args` in a subprocess, as a user runs it; caches point
+    into `tmp_path` so nothing cached elsewhere on the machine (NSMC, KLUE-NER, Hugging Face
+    models) can be picked up."""
+    env = dict(os.environ,
+               BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
+               HF_HOME=str(tmp_path / "hf-home"),
+               HF_HUB_DISABLE_TELEMETRY="1",
+               TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONIOENCODING="utf-8")
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
+        cwd=tmp_path)
 
 
 def minilm_dir():

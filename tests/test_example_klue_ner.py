@@ -5,33 +5,15 @@ Each run is a subprocess, as a user runs it. The slices are tiny so that each ru
 scores at this size are meaningless, only the pipeline and the printed report are checked.
 """
 
-import os
 import pathlib
 import shutil
 import socket
-import subprocess
-import sys
 
 import pytest
+from conftest import EXAMPLES, run_example
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 QUICK_FILE = EXAMPLES / "data" / "klue_ner_quick" / "klue-ner-v1.1_dev_first2000.tsv"
 GOLDEN_KLUE_TINY = pathlib.Path(__file__).resolve().parent / "golden" / "klue_tiny" / "safetensors"
-
-
-def run_example(*args, tmp_path, timeout=120):
-    """Run examples/klue_ner.py with `args`; caches point into `tmp_path` so nothing cached
-    elsewhere on the machine (KLUE-NER, Hugging Face models) can be picked up."""
-    env = dict(os.environ,
-               BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
-               HF_HOME=str(tmp_path / "hf-home"),
-               HF_HUB_DISABLE_TELEMETRY="1",
-               TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONIOENCODING="utf-8")
-    return subprocess.run(
-        [sys.executable, str(EXAMPLES / "klue_ner.py"), *args],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
-        cwd=tmp_path)
 
 
 def assert_report(out):
@@ -47,7 +29,7 @@ def assert_report(out):
 
 
 def test_klue_ner_quick_tiny_slice(tmp_path):
-    result = run_example("--quick", "--limit", "200", "--epochs", "1", "--save",
+    result = run_example("klue_ner.py", "--quick", "--limit", "200", "--epochs", "1", "--save",
                          str(tmp_path / "saved"), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -75,8 +57,9 @@ def test_klue_ner_local_preset_and_official_splits(tmp_path):
     texts = [e.text for e in read_klue_ner(QUICK_FILE)[:200]]
     save_vocabulary(train_vocabulary(texts, vocabulary_size=1000), preset)
 
-    result = run_example("--data-dir", str(data), "--preset", str(preset), "--limit", "80",
-                         "--epochs", "1", "--max-seq-len", "64", tmp_path=tmp_path)
+    result = run_example("klue_ner.py", "--data-dir", str(data), "--preset", str(preset),
+                         "--limit", "80", "--epochs", "1", "--max-seq-len", "64",
+                         tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "NOT pretrained" not in out
@@ -100,7 +83,7 @@ def test_klue_ner_offline_default_fails_fast_with_hint(tmp_path):
     # three ways out, not a traceback.
     if network_available():
         pytest.skip("network available: the default mode would download KLUE-NER")
-    result = run_example(tmp_path=tmp_path, timeout=60)
+    result = run_example("klue_ner.py", tmp_path=tmp_path, timeout=60)
     if result.returncode == 0:
         pytest.skip("network available: the default mode downloaded KLUE-NER")
     assert result.returncode == 2, result.stderr[-3000:]
@@ -114,7 +97,7 @@ def test_klue_ner_offline_default_fails_fast_with_hint(tmp_path):
 def test_klue_ner_data_dir_without_file_fails_clearly(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_example("--data-dir", str(empty), tmp_path=tmp_path, timeout=60)
+    result = run_example("klue_ner.py", "--data-dir", str(empty), tmp_path=tmp_path, timeout=60)
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "KLUE-NER file not found" in result.stderr

@@ -5,29 +5,8 @@ takes well under two minutes on 2 cores; accuracy at this size is meaningless, o
 pipeline and the printed report are checked.
 """
 
-import os
-import pathlib
-import subprocess
-import sys
-
 import pytest
-
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
-
-
-def run_example(script, *args, tmp_path, timeout=120):
-    """Run `examples/<script>` with `args`; caches point into `tmp_path` so nothing cached
-    elsewhere on the machine (NSMC, KLUE-NER, Hugging Face models) can be picked up."""
-    env = dict(os.environ,
-               BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
-               HF_HOME=str(tmp_path / "hf-home"),
-               HF_HUB_DISABLE_TELEMETRY="1",
-               TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONIOENCODING="utf-8")
-    return subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
-        cwd=tmp_path)
+from conftest import EXAMPLES, run_example
 
 
 def test_nsmc_quick_tiny_slice(tmp_path):
