@@ -56,3 +56,16 @@ def test_nsmc_missing_preset_fails_with_hint(tmp_path):
     assert "Traceback" not in result.stderr
     assert "no-such-model" in result.stderr
     assert "--preset" in result.stderr and "--quick" in result.stderr
+
+
+def test_nsmc_local_data_and_pretrained_preset(tmp_path, minilm_path):
+    # The non-quick path as a user without Hub access runs it: local NSMC files and a local
+    # Hugging Face checkpoint directory (the real MiniLM; any BERT directory works).
+    result = run_example("nsmc_sentiment.py", "--data-dir", str(EXAMPLES / "data" / "nsmc_quick"),
+                         "--preset", str(minilm_path), "--limit", "128", "--epochs", "1",
+                         "--max-seq-len", "64", "--no-progress", tmp_path=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "NOT pretrained" not in out
+    assert f"model:          {minilm_path}" in out
+    assert "test loss, test acc:" in out and out.count("확률로") == 4
