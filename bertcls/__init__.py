@@ -25,7 +25,8 @@ from bertcls.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCr
 
 # === Running ===
 from bertcls.data import encode_texts, make_dataset, validation_split
-from bertcls.distribute import (BackupAndRestore, DeviceNotFoundError, Runtime, get_strategy,
+from bertcls.callbacks import BackupAndRestore
+from bertcls.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                 process_shard, set_mixed_precision)
 from bertcls.export import export_text_model
 from bertcls.datasets import (DatasetError, clean_like_tutorial, load_klue_ner, load_nsmc,

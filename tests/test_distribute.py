@@ -19,9 +19,10 @@ import keras
 import numpy as np
 import pytest
 
-from bertcls import distribute
-from bertcls.distribute import (BackupAndRestore, DeviceNotFoundError, Runtime, get_strategy,
-                                process_shard, set_mixed_precision)
+from bertcls import callbacks, distribute
+from bertcls.callbacks import BackupAndRestore
+from bertcls.distribute import (DeviceNotFoundError, Runtime, get_strategy, process_shard,
+                                set_mixed_precision)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "tests", "distribute_scripts")
@@ -196,7 +197,7 @@ def test_backup_and_restore_resumes_after_repeated_kills(tmp_path):
 @tensorflow_only
 def test_backup_directory_is_per_process_only_with_several(tmp_path, monkeypatch):
     assert BackupAndRestore(str(tmp_path)).backup_dir == str(tmp_path)
-    monkeypatch.setattr(distribute, "process_shard", lambda: (2, 1))
+    monkeypatch.setattr(callbacks, "process_shard", lambda: (2, 1))
     assert BackupAndRestore(tmp_path).backup_dir == str(tmp_path / "process_1")
 
 
