@@ -2,9 +2,10 @@
 
 Over all 200,000 reviews of ../shared/data/nsmc in one run, with the cased NSMC vocabulary:
 
-1. `tutorial_loop`: the tutorial's per-example loop (`tokenizer.encode(text, max_length=128,
-   padding="max_length", truncation=True)`, then the attention mask and segment ids built in
-   Python, as `convert_examples_to_features` in ../shared/seed does);
+1. `tutorial_loop` (`common.tutorial_features`): the tutorial's per-example loop
+   (`tokenizer.encode(text, max_length=128, padding="max_length", truncation=True)`, then
+   the attention mask and segment ids built in Python, as `convert_examples_to_features` in
+   ../shared/seed does);
 2. `transformers_batch`: one batch call `tokenizer(texts, max_length=128,
    padding="max_length", truncation=True)`;
 3. `feature_encoder_tf_data`: `bertcls.FeatureEncoder` in a tf.data pipeline
@@ -30,7 +31,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from transformers import BertTokenizer  # noqa: E402
 
@@ -39,21 +39,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import bertcls  # noqa: E402
+import common  # noqa: E402
 from parity_nsmc import VOCABS, read_nsmc  # noqa: E402
 
 MAX_SEQ_LEN = 128
-
-
-def tutorial_loop(tokenizer, texts):
-    input_ids, attention_masks, token_type_ids = [], [], []
-    for text in texts:
-        input_id = tokenizer.encode(text, max_length=MAX_SEQ_LEN, padding="max_length",
-                                    truncation=True)
-        padding_count = input_id.count(tokenizer.pad_token_id)
-        input_ids.append(input_id)
-        attention_masks.append([1] * (MAX_SEQ_LEN - padding_count) + [0] * padding_count)
-        token_type_ids.append([0] * MAX_SEQ_LEN)
-    return np.array(input_ids), np.array(attention_masks), np.array(token_type_ids)
 
 
 def transformers_batch(tokenizer, texts):
@@ -104,7 +93,8 @@ def main():
     results = {}
 
     if not args.skip_loop:
-        results["tutorial_loop"] = timed(lambda: tutorial_loop(reference, texts), n)
+        results["tutorial_loop"] = timed(
+            lambda: common.tutorial_features(reference, texts, MAX_SEQ_LEN), n)
     transformers_batch(reference, warm)
     results["transformers_batch"] = timed(lambda: transformers_batch(reference, texts), n)
 

@@ -27,7 +27,6 @@ Results go to benchmarks/results/inference.json.
 """
 
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -43,22 +42,6 @@ import common  # noqa: E402
 
 WARMUP_TEXTS = 64
 WARMUP_CALLS = 10
-
-
-def tutorial_features(tokenizer, texts, max_seq_len=common.MAX_SEQ_LEN):
-    """The tutorial's `convert_examples_to_features` (labels left out), with
-    `pad_to_max_length=True` spelled the current way."""
-    input_ids, attention_masks, token_type_ids = [], [], []
-    for text in texts:
-        input_id = tokenizer.encode(text, max_length=max_seq_len, padding="max_length",
-                                    truncation=True)
-        padding_count = input_id.count(tokenizer.pad_token_id)
-        input_ids.append(input_id)
-        attention_masks.append([1] * (max_seq_len - padding_count) + [0] * padding_count)
-        token_type_ids.append([0] * max_seq_len)
-    return {"input_ids": np.array(input_ids, dtype=np.int32),
-            "attention_mask": np.array(attention_masks, dtype=np.int32),
-            "token_type_ids": np.array(token_type_ids, dtype=np.int32)}
 
 
 def sentiment_predict(model, tokenizer, sentence, max_seq_len=common.MAX_SEQ_LEN):
@@ -83,7 +66,7 @@ def timed(fn):
 def batch_inference(model, tokenizer, texts, batch_size):
     """Tutorial path and `predict_texts` on the same texts, tutorial first."""
     row = {"texts": len(texts), "batch_size": batch_size}
-    features, encode_seconds = timed(lambda: tutorial_features(tokenizer, texts))
+    features, encode_seconds = timed(lambda: common.tutorial_features(tokenizer, texts))
     load = os.getloadavg()
     tutorial, predict_seconds = timed(
         lambda: model.predict(features, batch_size=batch_size, verbose=0))
@@ -160,7 +143,7 @@ def run_model(name, texts, batch_sizes, sentences):
     warm = texts[:WARMUP_TEXTS]
     first = {}
     _, first["model_predict_seconds"] = timed(
-        lambda: model.predict(tutorial_features(tokenizer, warm), batch_size=64, verbose=0))
+        lambda: model.predict(common.tutorial_features(tokenizer, warm), batch_size=64, verbose=0))
     _, first["predict_texts_seconds"] = timed(lambda: model.predict_texts(warm, batch_size=64))
     _, first["sentiment_predict_seconds"] = timed(
         lambda: sentiment_predict(model, tokenizer, warm[0]))
@@ -230,12 +213,8 @@ def main():
         n = args.minilm_texts if name == "minilm" else args.texts
         models[name] = run_model(name, texts[:n], batch_sizes, sentences)
     report["results"] = models
-    common.finish_report(report, time.perf_counter() - started)
     print_table(models)
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out} ({report['script_seconds']:.0f} s)")
+    common.finish_report(report, time.perf_counter() - started, args.out)
 
 
 if __name__ == "__main__":

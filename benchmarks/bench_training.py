@@ -381,12 +381,8 @@ def main():
     report["results"] = rows
     report["memory_runs"] = memory
     report["phase_seconds"] = phase_seconds
-    common.finish_report(report, time.perf_counter() - started)
     print_table(rows)
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out} ({report['script_seconds']:.0f} s)")
+    common.finish_report(report, time.perf_counter() - started, args.out)
 
 
 def learning_rate_args(args):

@@ -15,6 +15,7 @@ The two model configurations:
   (klue/bert-base: 12 layers, hidden 768, 12 heads, intermediate 3072, 32,000 tokens).
 """
 
+import json
 import os
 import pathlib
 import platform
@@ -146,10 +147,31 @@ def report_header(argv=None):
     }
 
 
-def finish_report(report, seconds):
+def finish_report(report, seconds, out):
+    """Add the end-of-run fields and write `report` as JSON to `out`."""
     report["load_average_at_end"] = os.getloadavg()
     report["script_seconds"] = round(seconds, 1)
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out} ({report['script_seconds']:.0f} s)")
     return report
+
+
+def tutorial_features(tokenizer, texts, max_seq_len=MAX_SEQ_LEN):
+    """The tutorial's `convert_examples_to_features` (labels left out), with
+    `pad_to_max_length=True` spelled the current way."""
+    input_ids, attention_masks, token_type_ids = [], [], []
+    for text in texts:
+        input_id = tokenizer.encode(text, max_length=max_seq_len, padding="max_length",
+                                    truncation=True)
+        padding_count = input_id.count(tokenizer.pad_token_id)
+        input_ids.append(input_id)
+        attention_masks.append([1] * (max_seq_len - padding_count) + [0] * padding_count)
+        token_type_ids.append([0] * max_seq_len)
+    return {"input_ids": np.array(input_ids, dtype=np.int32),
+            "attention_mask": np.array(attention_masks, dtype=np.int32),
+            "token_type_ids": np.array(token_type_ids, dtype=np.int32)}
 
 
 def cpu_model():

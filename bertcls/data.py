@@ -66,7 +66,7 @@ def _check_texts(texts, what="texts"):
         raise ValueError(
             f"`{what}` has {len(empty)} empty or whitespace-only item(s), first at index "
             f"{empty[:5]}; they would train on [CLS] [SEP] alone. Drop them first.")
-    return np.asarray(texts, dtype=object)
+    return texts
 
 
 def _check_labels(labels, n):
@@ -101,7 +101,7 @@ def encode_texts(encoder, texts, batch_size=1024, progress=False):
         starts = tqdm(starts, desc="encoding", unit="batch")
     parts = []
     for start in starts:
-        chunk = [c[start:start + batch_size].tolist() for c in columns]
+        chunk = [c[start:start + batch_size] for c in columns]
         parts.append({k: v.numpy() for k, v in encoder(tuple(chunk) if pair else chunk[0])
                       .items()})
     if not parts:
@@ -209,8 +209,7 @@ def make_dataset(x, y=None, encoder=None, batch_size=32, shuffle=False, seed=Non
         max_len = encoder.max_seq_len
         pad_token_id = encoder.pad_token_id
         # Pairs travel as a dict: a tuple would reach `map` as two positional arguments.
-        source = ({"text_a": list(columns[0]), "text_b": list(columns[1])} if pair
-                  else list(columns))
+        source = {"text_a": columns[0], "text_b": columns[1]} if pair else columns
         encode = _encoder_with(encoder, "max_length" if bucket_lengths is None else "longest")
     labels = None if y is None else _check_labels(y, n)
     token_labels = labels is not None and isinstance(x, dict) and labels.ndim == 2 and (
