@@ -6,31 +6,31 @@ The public surface of the package; everything a user needs is importable from he
 __version__ = "0.1.0"
 
 # === Text ===
-from bertcls.encoder import FeatureEncoder
+from bertcls.text.feature_encoder import FeatureEncoder
 from bertcls.hub import PresetError, resolve_preset
-from bertcls.tokenization import BertWordPiece
-from bertcls.vocabulary import save_vocabulary, train_vocabulary
+from bertcls.text.wordpiece import BertWordPiece
+from bertcls.text.vocabulary import save_vocabulary, train_vocabulary
 
-# === Model ===
-from bertcls.backbone import BertBackbone
-from bertcls.checkpoints import UnsafeCheckpointError
+# === Models ===
+from bertcls.models.backbone import BertBackbone
+from bertcls.models.checkpoints import UnsafeCheckpointError
 
 # === Tasks ===
-from bertcls.classifier import BertClassifier
-from bertcls.heads import BertHead
-from bertcls.metrics import char_f1, entity_scores, get_entities
-from bertcls.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
-                         entities_to_char_tags, read_klue_ner)
-from bertcls.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
+from bertcls.tasks.classifier import BertClassifier
+from bertcls.tasks.heads import BertHead
+from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
+from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
+                               entities_to_char_tags, read_klue_ner)
+from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
 
-# === Running ===
-from bertcls.data import encode_texts, make_dataset, validation_split
-from bertcls.callbacks import BackupAndRestore
-from bertcls.distribute import (DeviceNotFoundError, Runtime, get_strategy,
-                                process_shard, set_mixed_precision)
-from bertcls.export import export_text_model
-from bertcls.datasets import (DatasetError, clean_like_tutorial, load_klue_ner, load_nsmc,
-                              read_nsmc)
+# === Training and running ===
+from bertcls.training.pipeline import encode_texts, make_dataset, validation_split
+from bertcls.training.callbacks import BackupAndRestore
+from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
+                                         process_shard, set_mixed_precision)
+from bertcls.training.export import export_text_model
+from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
+                                       load_nsmc, read_nsmc)
 
 __all__ = [
     # Text

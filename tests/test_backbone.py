@@ -12,8 +12,8 @@ import pytest
 
 import bertcls
 from bertcls import BertBackbone
-from bertcls import checkpoints as checkpoints_module
-from bertcls.backbone import get_activation
+from bertcls.models import checkpoints as checkpoints_module
+from bertcls.models.activations import get_activation
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(vocabulary_size=30, num_layers=2, num_heads=2, hidden_size=8, intermediate_size=16)

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from bertcls import BertBackbone, PresetError
-from bertcls.checkpoints import (UnsafeCheckpointError, normalize_names, read_checkpoint,
-                                 read_safetensors, read_torch_bin, set_hf_weights)
+from bertcls.models.checkpoints import (UnsafeCheckpointError, normalize_names, read_checkpoint,
+                                        read_safetensors, read_torch_bin, set_hf_weights)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(REPO, "tests", "golden")
@@ -262,9 +262,9 @@ def test_bin_that_is_not_a_state_dict(tmp_path):
 # === Weight mapping ===
 
 def test_pretraining_heads_skipped_with_one_log_line(caplog):
-    with caplog.at_level(logging.INFO, logger="bertcls.checkpoints"):
+    with caplog.at_level(logging.INFO, logger="bertcls.models.checkpoints"):
         BertBackbone.from_preset(KLUE_BIN)
-    records = [r.getMessage() for r in caplog.records if r.name == "bertcls.checkpoints"]
+    records = [r.getMessage() for r in caplog.records if r.name == "bertcls.models.checkpoints"]
     assert len(records) == 1, records
     for name in ("cls.predictions.decoder.weight", "cls.predictions.transform.dense.weight",
                  "cls.seq_relationship.weight", "cls.seq_relationship.bias"):
@@ -308,7 +308,7 @@ def test_checkpoint_without_pooler(tmp_path, caplog):
     state = {k: v for k, v in klue_state().items() if not k.startswith("pooler.")}
     save_file(state, str(tmp_path / "model.safetensors"))
     shutil.copy(os.path.join(KLUE_SAFETENSORS, "config.json"), tmp_path)
-    with caplog.at_level(logging.WARNING, logger="bertcls.checkpoints"):
+    with caplog.at_level(logging.WARNING, logger="bertcls.models.checkpoints"):
         backbone = BertBackbone.from_preset(str(tmp_path))
     assert any("no pooler weights" in r.getMessage() for r in caplog.records)
     seq, pooled = max_diffs(backbone, load_golden("klue_tiny_golden.npz"))

@@ -245,7 +245,7 @@ def test_forward_and_fit_step_under_jax():
 
 
 def test_sorted_batches_cover_every_text_once_in_bucketed_shapes():
-    from bertcls.classifier import BUCKET, sorted_batches
+    from bertcls.tasks.prediction import BUCKET, sorted_batches
     texts, _ = toy_texts(37, seed=5)
     texts[0] = "very " * 40
     enc = FeatureEncoder(VOCAB, max_seq_len=20, padding="longest")
@@ -268,7 +268,7 @@ def test_sorted_batches_cover_every_text_once_in_bucketed_shapes():
 
 
 def test_large_batches_do_not_mix_widths():
-    from bertcls.classifier import BUCKET, sorted_batches
+    from bertcls.tasks.prediction import BUCKET, sorted_batches
     texts = ["good"] * 30 + ["good " * 20] * 3
     enc = FeatureEncoder(VOCAB, max_seq_len=64, padding="longest")
     shapes = [f["input_ids"].shape for _, f, _ in sorted_batches(enc, texts, batch_size=1024)]

@@ -7,7 +7,7 @@ import pytest
 
 from bertcls import (BertBackbone, BertClassifier, FeatureEncoder, encode_texts, make_dataset,
                      validation_split)
-from bertcls.data import default_bucket_lengths
+from bertcls.training.pipeline import default_bucket_lengths
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "very", "!"]
 WORDS = ["good", "bad", "movie", "very", "!", "meh"]  # "meh" -> [UNK]

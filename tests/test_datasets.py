@@ -3,8 +3,8 @@ import urllib.error
 
 import pytest
 
-from bertcls import datasets
-from bertcls.datasets import DatasetError, clean_like_tutorial, load_nsmc, read_nsmc
+from bertcls.training import datasets
+from bertcls.training.datasets import DatasetError, clean_like_tutorial, load_nsmc, read_nsmc
 
 QUICK = pathlib.Path(__file__).resolve().parents[1] / "examples" / "data" / "nsmc_quick"
 

@@ -1,4 +1,4 @@
-"""Tests for `bertcls.distribute`.
+"""Tests for `bertcls.training.distribute`.
 
 Training equivalence runs in subprocesses (tests/distribute_scripts/): TensorFlow's logical
 devices must be configured before its runtime starts, and JAX processes are separate by nature.
@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import pytest
 
-from bertcls import callbacks, distribute
-from bertcls.callbacks import BackupAndRestore
-from bertcls.distribute import (DeviceNotFoundError, Runtime, get_strategy, process_shard,
-                                set_mixed_precision)
+from bertcls.training import callbacks, distribute
+from bertcls.training.callbacks import BackupAndRestore
+from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy, process_shard,
+                                         set_mixed_precision)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "tests", "distribute_scripts")

@@ -8,7 +8,7 @@ import tensorflow as tf
 from tokenizers import normalizers, pre_tokenizers
 from transformers import BertTokenizer
 
-from bertcls.tokenization import BertWordPiece, read_vocabulary
+from bertcls.text.wordpiece import BertWordPiece, read_vocabulary
 
 DATA = pathlib.Path(__file__).parent / "data"
 CASED, UNCASED = DATA / "nsmc_cased", DATA / "nsmc_uncased"

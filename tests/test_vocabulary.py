@@ -1,7 +1,7 @@
 import pytest
 from transformers import BertTokenizer
 
-from bertcls.vocabulary import SPECIAL_TOKENS, save_vocabulary, train_vocabulary
+from bertcls.text.vocabulary import SPECIAL_TOKENS, save_vocabulary, train_vocabulary
 
 TEXTS = ["재미있는 영화였어요", "재미없는 영화", "배우 연기가 좋다", "Great MOVIE, great cast!"] * 20
 

@@ -1,9 +1,9 @@
-"""Print the character tables of bertcls/tokenization.py, measured from `tokenizers` itself.
+"""Print the character tables of bertcls/text/wordpiece.py, measured from `tokenizers` itself.
 
 Hugging Face's BertNormalizer / BertPreTokenizer classify characters with Rust crates whose
 Unicode versions differ from Python's `unicodedata` and from TensorFlow's ICU, so the tables are
 read off the reference by trying every code point. Run `python tests/data/make_unicode_tables.py`
-and paste the output over the `# --- tables ---` block of bertcls/tokenization.py;
+and paste the output over the `# --- tables ---` block of bertcls/text/wordpiece.py;
 tests/test_tokenization.py checks the result against the installed `tokenizers` for every code
 point.
 """

@@ -1,4 +1,4 @@
-"""Loading the datasets the examples use: NSMC and KLUE-NER (read by `bertcls.ner`).
+"""Loading the datasets the examples use: NSMC and KLUE-NER (read by `bertcls.tasks.ner`).
 
 NSMC (Naver Sentiment Movie Corpus, CC0) is published as tab-separated
 `id<TAB>document<TAB>label` files. A handful of documents contain a line break,
@@ -11,6 +11,8 @@ import os
 import re
 import urllib.error
 import urllib.request
+
+from bertcls.tasks.ner import read_klue_ner
 
 NSMC_URLS = {
     "train": "https://raw.githubusercontent.com/e9t/nsmc/master/ratings_train.txt",
@@ -139,7 +141,6 @@ def load_klue_ner(data_dir=None, cache_dir=None, download=True, timeout=30):
         DatasetError: the dev file is missing in `data_dir`, or the files are neither cached
             nor downloadable.
     """
-    from bertcls.ner import read_klue_ner
 
     if data_dir is not None:
         paths = {s: os.path.join(data_dir, name) for s, name in KLUE_NER_FILES.items()}

@@ -15,7 +15,7 @@ The pipeline serves either Keras backend: under JAX, `model.fit` iterates it as 
 import numpy as np
 import tensorflow as tf
 
-from bertcls.encoder import FeatureEncoder
+from bertcls.text.feature_encoder import FeatureEncoder
 
 FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 IGNORE_INDEX = -100  # padding value of per-token labels (Hugging Face's ignore index)

@@ -6,10 +6,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from bertcls.classifier import (Task, predict_features, sorted_batches,
-                                text_encoder)
-from bertcls.heads import BertHead
-from bertcls.ner import IGNORE_INDEX, LEVELS, decode_entities
+from bertcls.models.backbone import BertBackbone
+from bertcls.tasks.base import Task
+from bertcls.tasks.heads import BertHead
+from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
+from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
+from bertcls.text.feature_encoder import FeatureEncoder
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -124,7 +126,7 @@ class BertTagger(Task):
         head: a layer replacing the default head; receives the backbone outputs plus
             `attention_mask`, returns `(batch, length, num_tags)` probabilities.
         encoder: optional `FeatureEncoder` for `predict_texts` and export.
-        level: `"char"` or `"word"`: how tags were aligned (see `bertcls.ner`); used to
+        level: `"char"` or `"word"`: how tags were aligned (see `bertcls.tasks.ner`); used to
             decode entities.
 
     Call arguments:
@@ -189,8 +191,6 @@ class BertTagger(Task):
     @classmethod
     def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new tagging head."""
-        from bertcls.backbone import BertBackbone
-        from bertcls.encoder import FeatureEncoder
         return cls(BertBackbone.from_preset(preset), tags=tags, num_tags=num_tags,
                    encoder=FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len),
                    **kwargs)

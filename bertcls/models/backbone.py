@@ -12,34 +12,11 @@ import os
 import keras
 from keras_hub.layers import PositionEmbedding, TransformerEncoder
 
+from bertcls.models.activations import get_activation
+from bertcls.models.checkpoints import (hf_config_to_kwargs, kwargs_to_hf_config, load_backbone,
+                                        save_backbone)
+
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-# Hugging Face `hidden_act` names (see `get_activation`). "gelu" is the exact
-# (erf) GELU that BertModel uses; the tanh approximation is what keras-hub's own
-# BertBackbone hard-codes and differs from it by ~4e-3 on real checkpoints.
-HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
-
-
-@keras.saving.register_keras_serializable(package="bertcls")
-def gelu_approximate(x):
-    """The tanh approximation of GELU (Hugging Face's "gelu_new")."""
-    return keras.activations.gelu(x, approximate=True)
-
-
-def get_activation(hidden_act):
-    """Return the Keras activation for a Hugging Face `hidden_act` name.
-
-    Raises:
-        ValueError: `hidden_act` is not one of `HIDDEN_ACTIVATIONS`.
-    """
-    if hidden_act == "gelu":
-        return keras.activations.gelu  # approximate=False by default: erf
-    if hidden_act in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):
-        return gelu_approximate
-    if hidden_act == "relu":
-        return keras.activations.relu
-    raise ValueError(
-        f"Unsupported hidden_act {hidden_act!r}; accepted values are "
-        f"{', '.join(HIDDEN_ACTIVATIONS)}.")
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -291,7 +268,7 @@ class BertBackbone(keras.Model):
 
         Raises:
             ValueError: the config describes something this backbone does not
-                implement (see `bertcls.checkpoints.hf_config_to_kwargs`).
+                implement (see `bertcls.models.checkpoints.hf_config_to_kwargs`).
 
         Example:
 
@@ -301,8 +278,6 @@ class BertBackbone(keras.Model):
         >>> backbone.hidden_size
         8
         """
-        from bertcls.checkpoints import hf_config_to_kwargs
-
         if isinstance(config, (str, os.PathLike)):
             path = os.fspath(config)
             if os.path.isdir(path):
@@ -315,8 +290,6 @@ class BertBackbone(keras.Model):
 
     def to_hf_config(self):
         """The Hugging Face `config.json` dict describing this backbone."""
-        from bertcls.checkpoints import kwargs_to_hf_config
-
         return kwargs_to_hf_config(self.get_config())
 
     # === Checkpoints ===
@@ -353,8 +326,6 @@ class BertBackbone(keras.Model):
         >>> BertBackbone.from_preset(directory).num_layers
         1
         """
-        from bertcls.checkpoints import load_backbone
-
         return load_backbone(cls, preset, **overrides)
 
     def save_pretrained(self, directory, encoder=None):
@@ -383,6 +354,4 @@ class BertBackbone(keras.Model):
         >>> sorted(os.listdir(directory))
         ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']
         """
-        from bertcls.checkpoints import save_backbone
-
         return save_backbone(self, directory, encoder=encoder)

@@ -18,7 +18,7 @@ import collections
 
 import numpy as np
 
-from bertcls.metrics import _split_tag, get_entities
+from bertcls.tasks.metrics import _split_tag, get_entities
 
 IGNORE_INDEX = -100
 LEVELS = ("char", "word")

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertcls.hub import resolve_preset
-from bertcls.tokenization import BertWordPiece, read_vocabulary
+from bertcls.text.wordpiece import BertWordPiece, read_vocabulary
 
 PADDING_MODES = ("max_length", "longest")
 

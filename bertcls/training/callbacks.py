@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from bertcls.distribute import process_shard
+from bertcls.training.distribute import process_shard
 
 
 class BackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -1,7 +1,7 @@
 """Hugging Face BERT checkpoints: config mapping, weight names, reading and writing.
 
 Reads `model.safetensors` with safetensors' numpy API and `pytorch_model.bin`
-with `bertcls.torch_bin` (no torch, no pickle code executed), maps
+with `bertcls.models.torch_bin` (no torch, no pickle code executed), maps
 `BertModel` weight names onto `BertBackbone` variables, converts keras-hub BERT
 presets, and writes `config.json` + `model.safetensors` (+ tokenizer files)
 that `transformers.BertModel.from_pretrained` loads.
@@ -13,7 +13,9 @@ import os
 
 import numpy as np
 
-from bertcls.torch_bin import UnsafeCheckpointError, read_torch_bin  # noqa: F401
+from bertcls.hub import resolve_preset
+from bertcls.models.activations import HIDDEN_ACTIVATIONS
+from bertcls.models.torch_bin import UnsafeCheckpointError, read_torch_bin  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,6 @@ def hf_config_to_kwargs(config):
     ...     "intermediate_size": 16})["num_layers"]
     1
     """
-    from bertcls.backbone import HIDDEN_ACTIVATIONS
-
     if not isinstance(config, dict):
         raise ValueError(
             f"A Hugging Face config must be a dict (config.json), received "
@@ -327,8 +327,6 @@ def is_keras_hub_preset(config):
 
 def load_backbone(cls, preset, **overrides):
     """Implementation of `BertBackbone.from_preset` (see there)."""
-    from bertcls.hub import resolve_preset
-
     directory = resolve_preset(preset)
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):

@@ -1,0 +1,1 @@
+"""Encoders: the backbone networks, their Hugging Face checkpoint reading and writing."""

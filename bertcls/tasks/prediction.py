@@ -1,0 +1,115 @@
+"""Text prediction shared by the task models: length-sorted batches of one width, the cached
+longest-padding encoder, and forward passes traced once and reused across calls."""
+
+import keras
+import numpy as np
+
+from bertcls.tasks.base import FEATURE_NAMES
+
+BUCKET = 16  # batch lengths are rounded up to a multiple of this: few distinct shapes
+
+
+def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
+    """Encode `texts` and yield `(indices, features, offsets)` batches sorted by length.
+
+    Each batch holds up to `batch_size` rows of one width: lengths rounded up to a multiple of
+    `BUCKET` (at most the encoder's `max_seq_len`), so a handful of shapes is ever compiled
+    and no row is padded past its own width; `indices` give each row's position in `texts`.
+    """
+    if isinstance(texts, str):
+        raise ValueError("predict_texts takes a list of strings, received a single string; "
+                         "wrap it in a list or use predict_text.")
+    texts = list(texts)
+    if not all(isinstance(t, str) for t in texts):
+        bad = next(type(t).__name__ for t in texts if not isinstance(t, str))
+        raise ValueError(f"predict_texts takes a list of strings, received an item of type {bad}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
+    rows = []  # (length, index, ids, mask, types, offsets)
+    for begin in range(0, len(texts), chunk_size):
+        out = {k: np.asarray(v) for k, v in encoder(texts[begin:begin + chunk_size]).items()}
+        lengths = out["attention_mask"].sum(axis=1)
+        for j, n in enumerate(lengths):
+            rows.append((int(n), begin + j, out["input_ids"][j, :n], out["token_type_ids"][j, :n],
+                         out["offsets"][j, :n] if "offsets" in out else None))
+    rows.sort(key=lambda r: r[0])
+    pad_id = encoder.pad_token_id
+
+    def width_of(n):
+        return min(-(-n // BUCKET) * BUCKET, encoder.max_seq_len)
+
+    # A batch never spans two widths: a large `batch_size` would otherwise pad many short
+    # rows to the width of the longest row of a mixed batch.
+    batches, begin = [], 0
+    while begin < len(rows):
+        width = width_of(rows[begin][0])
+        end = begin
+        while end < len(rows) and end - begin < batch_size and width_of(rows[end][0]) == width:
+            end += 1
+        batches.append((width, rows[begin:end]))
+        begin = end
+    for width, batch in batches:
+        ids = np.full((len(batch), width), pad_id, np.int32)
+        types = np.zeros((len(batch), width), np.int32)
+        mask = np.zeros((len(batch), width), np.int32)
+        offsets = np.zeros((len(batch), width, 2), np.int32)
+        for j, (n, _, i, t, o) in enumerate(batch):
+            ids[j, :n], types[j, :n], mask[j, :n] = i, t, 1
+            if o is not None:
+                offsets[j, :n] = o
+        features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        yield [r[1] for r in batch], features, offsets
+
+
+def text_encoder(model, offsets=False):
+    """The model's encoder with `padding="longest"` (cached), for the text predict helpers."""
+    if model.encoder is None:
+        raise ValueError(
+            f"{type(model).__name__} has no encoder; pass `encoder=FeatureEncoder(...)` to the "
+            "constructor (from_preset does) to predict from text.")
+    key = "_text_encoder_offsets" if offsets else "_text_encoder"
+    if getattr(model, key, None) is None:
+        config = dict(model.encoder.get_config(), padding="longest", return_offsets=offsets)
+        object.__setattr__(model, key, type(model.encoder).from_config(config))
+    return getattr(model, key)
+
+
+def predict_features(model, features):
+    """One compiled forward pass, reused across calls, without `model.predict`'s per-call
+    data-adapter and callback setup.
+
+    On TensorFlow a `tf.function` with a `(None, None)` input signature is traced once for
+    every batch size and length; on other backends Keras' `predict_on_batch` (jitted once
+    per shape; `sorted_batches` keeps shapes few).
+    """
+    features = {k: np.asarray(features[k], np.int32) for k in FEATURE_NAMES}
+    if keras.backend.backend() != "tensorflow":
+        return np.asarray(model.predict_on_batch(features))
+    fn = model.__dict__.get("_bertcls_predict_fn")
+    if fn is None:
+        import tensorflow as tf
+        spec = {k: tf.TensorSpec([None, None], tf.int32, name=k) for k in FEATURE_NAMES}
+        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        object.__setattr__(model, "_bertcls_predict_fn", fn)
+    return np.asarray(fn(features))
+
+
+def predict_strings(model, texts):
+    """Strings to model outputs in one compiled call: on TensorFlow the encoder and the model
+    run in a single `tf.function` (string input signature, traced once); elsewhere the
+    encoder runs eagerly and the model through `predict_features`."""
+    encoder = text_encoder(model)
+    if keras.backend.backend() != "tensorflow":
+        features = {k: np.asarray(v) for k, v in encoder(texts).items()}
+        return predict_features(model, features)
+    fn = model.__dict__.get("_bertcls_strings_fn")
+    if fn is None:
+        import tensorflow as tf
+
+        def run(strings):
+            features = encoder(strings)
+            return model({k: features[k] for k in FEATURE_NAMES}, training=False)
+
+        fn = tf.function(run, input_signature=[tf.TensorSpec([None], tf.string)])
+        object.__setattr__(model, "_bertcls_strings_fn", fn)
+    return np.asarray(fn(texts))

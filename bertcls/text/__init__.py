@@ -1,0 +1,1 @@
+"""Text to token ids: normaliser, tokenizers, feature encoder layers, vocabulary training."""

@@ -1,0 +1,1 @@
+"""Running the models: tf.data pipelines, datasets, distribution, callbacks and export."""
