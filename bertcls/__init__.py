@@ -19,6 +19,7 @@ from bertcls.models.checkpoints import UnsafeCheckpointError
 from bertcls.tasks.classifier import BertClassifier
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
+from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
                                entities_to_char_tags, read_klue_ner)
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
@@ -31,6 +32,7 @@ from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strat
 from bertcls.training.export import export_text_model
 from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
                                        load_nsmc, read_nsmc)
+from bertcls.training.squad import QAExample, load_korquad, read_squad, split_by_title
 
 __all__ = [
     # Text
@@ -58,6 +60,8 @@ __all__ = [
     "entities_to_char_tags",
     "entity_scores",
     "get_entities",
+    "korquad_scores",
+    "normalize_answer",
     "read_klue_ner",
     # Running
     "BackupAndRestore",
@@ -75,4 +79,8 @@ __all__ = [
     "load_klue_ner",
     "load_nsmc",
     "read_nsmc",
+    "QAExample",
+    "load_korquad",
+    "read_squad",
+    "split_by_title",
 ]
