@@ -21,7 +21,7 @@ from bertcls.tasks.heads import BertHead
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
-                               entities_to_char_tags, read_klue_ner)
+                               entities_to_char_tags)
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
 
 # === Training and running ===
@@ -31,7 +31,7 @@ from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strat
                                          process_shard, set_mixed_precision)
 from bertcls.training.export import export_text_model
 from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
-                                       load_nsmc, read_nsmc)
+                                       load_nsmc, read_klue_ner, read_nsmc)
 from bertcls.training.squad import QAExample, load_korquad, read_squad, split_by_title
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Named-entity helpers: read KLUE-NER, align BIO tags to sub-tokens, decode entity spans.
+"""Named-entity helpers: align BIO tags to sub-tokens, decode entity spans.
 
 Label convention (the Hugging Face one): a token's label is a tag id, or `-100` where loss and
 metrics must ignore it: `[CLS]`, `[SEP]`, padding, and (for word-level tags) every sub-token
@@ -25,60 +25,6 @@ LEVELS = ("char", "word")
 
 NerExample = collections.namedtuple("NerExample", ["id", "text", "tags"])
 Entity = collections.namedtuple("Entity", ["type", "start", "end", "text"])
-
-
-def read_klue_ner(path):
-    """Read a KLUE-NER tsv file (`klue-ner-v1.1_dev.tsv`).
-
-    Format: comment lines start with `## ` (the one just before a sentence holds its id,
-    tab, the annotated sentence); then `CHAR<TAB>TAG` per character, spaces included; a blank line
-    ends a sentence.
-
-    Args:
-        path: the file.
-
-    Returns:
-        list of `NerExample(id, text, tags)` with `len(tags) == len(text)`.
-
-    Raises:
-        ValueError: on a line that is neither a comment, a blank line nor `CHAR<TAB>TAG`.
-
-    Example:
-
-    >>> import tempfile, os
-    >>> f = os.path.join(tempfile.mkdtemp(), "ner.tsv")
-    >>> _ = open(f, "w", encoding="utf-8").write(
-    ...     "## s1\\t<경찰:OG>은\\n경\\tB-OG\\n찰\\tI-OG\\n은\\tO\\n\\n")
-    >>> read_klue_ner(f)
-    [NerExample(id='s1', text='경찰은', tags=['B-OG', 'I-OG', 'O'])]
-    """
-    examples = []
-    sentence_id, chars, tags = None, [], []
-
-    def flush():
-        if chars:
-            examples.append(NerExample(sentence_id, "".join(chars), list(tags)))
-
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if line.startswith("## "):
-                if not chars:  # the last comment before a sentence holds its id
-                    sentence_id = line[3:].split("\t")[0]
-                continue
-            if not line:
-                flush()
-                sentence_id, chars, tags = None, [], []
-                continue
-            parts = line.split("\t")
-            if len(parts) != 2 or len(parts[0]) != 1:
-                raise ValueError(
-                    f"{path}:{number}: expected 'CHAR<TAB>TAG' (one character, a tab, a tag), "
-                    f"received {line!r}.")
-            chars.append(parts[0])
-            tags.append(parts[1])
-    flush()
-    return examples
 
 
 def _word_spans(text):
