@@ -218,7 +218,8 @@ def main(argv=None):
     if args.save:
         os.makedirs(args.save, exist_ok=True)
         model.save(os.path.join(args.save, "nsmc.keras"))
-        bertcls.export_text_model(model, os.path.join(args.save, "export"))
+        # --save names this script's output folder: a re-run replaces its own export.
+        bertcls.export_text_model(model, os.path.join(args.save, "export"), overwrite=True)
         print(f"Saved {args.save}/nsmc.keras and the string-in SavedModel {args.save}/export")
 
     # === Summary ===

@@ -1,11 +1,13 @@
 """String-in serving: a SavedModel whose input is a batch of strings (TensorFlow backend)."""
 
+import os
+
 import keras
 
 ENDPOINT = "serve"
 
 
-def export_text_model(model, path, encoder=None, endpoint=ENDPOINT):
+def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False):
     """Write a SavedModel that maps a batch of raw strings to the model's probabilities.
 
     The `FeatureEncoder` (WordPiece tokenization, special tokens, padding) runs inside the
@@ -17,11 +19,19 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT):
         path: output directory.
         encoder: the `FeatureEncoder`; defaults to `model.encoder`.
         endpoint: name of the serving function.
+        overwrite: write into `path` even if it is a non-empty directory. The SavedModel's
+            files (`saved_model.pb`, `variables/`, `assets/`, `fingerprint.pb`) are replaced;
+            other files there are left as they are. By default a non-empty `path` is refused,
+            so an export never writes over a previous model or unrelated files by accident.
 
     Returns:
         `path`. The SavedModel has `<endpoint>(texts)`: string `(batch,)` in, float32
         probabilities out (`(batch, 1)` binary, `(batch, num_classes)`, or
         `(batch, length, num_tags)` for a tagger).
+
+    Raises:
+        FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
+        ValueError: the backend is not TensorFlow, or there is no encoder.
 
     Example:
 
@@ -42,6 +52,7 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT):
             f"tensorflow, the backend is {keras.backend.backend()!r}.")
     import tensorflow as tf
 
+    _check_target(path, overwrite)
     encoder = encoder if encoder is not None else getattr(model, "encoder", None)
     if encoder is None:
         raise ValueError(
@@ -63,3 +74,13 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT):
                          input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     archive.write_out(str(path), verbose=False)
     return path
+
+
+def _check_target(path, overwrite):
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(f"Cannot export to {path}: it is a file, not a directory.")
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise FileExistsError(
+            f"Cannot export to {path}: the directory is not empty. Pick a new directory, or "
+            "pass overwrite=True to write the SavedModel over what is there.")
