@@ -13,7 +13,7 @@ from bertcls.text.vocabulary import save_vocabulary, train_vocabulary
 
 # === Models ===
 from bertcls.models.backbone import BertBackbone
-from bertcls.models.checkpoints import UnsafeCheckpointError
+from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 
 # === Tasks ===
 from bertcls.tasks.classifier import BertClassifier
@@ -44,6 +44,7 @@ __all__ = [
     "train_vocabulary",
     # Model
     "BertBackbone",
+    "CheckpointError",
     "UnsafeCheckpointError",
     # Tasks
     "BertClassifier",

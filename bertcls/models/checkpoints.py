@@ -15,7 +15,8 @@ import numpy as np
 
 from bertcls.hub import resolve_preset
 from bertcls.models.activations import HIDDEN_ACTIVATIONS
-from bertcls.models.torch_bin import UnsafeCheckpointError, read_torch_bin  # noqa: F401
+from bertcls.models.errors import CheckpointError, UnsafeCheckpointError  # noqa: F401
+from bertcls.models.torch_bin import read_torch_bin
 
 logger = logging.getLogger(__name__)
 
