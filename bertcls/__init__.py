@@ -19,7 +19,9 @@ from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 from bertcls.tasks.classifier import BertClassifier
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
+from bertcls.tasks.qa_answers import Answer, best_answers
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
+from bertcls.tasks.qa_windows import QAWindows, encode_qa
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
                                entities_to_char_tags)
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
@@ -61,6 +63,10 @@ __all__ = [
     "entities_to_char_tags",
     "entity_scores",
     "get_entities",
+    "Answer",
+    "QAWindows",
+    "best_answers",
+    "encode_qa",
     "korquad_scores",
     "normalize_answer",
     "read_klue_ner",
