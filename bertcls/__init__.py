@@ -17,11 +17,14 @@ from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 
 # === Tasks ===
 from bertcls.tasks.classifier import BertClassifier
+from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_answers import Answer, best_answers
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
+from bertcls.tasks.pooling import SentencePooling
+from bertcls.tasks.similarity import cosine_similarity, semantic_search
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
                                entities_to_char_tags)
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
@@ -70,6 +73,10 @@ __all__ = [
     "korquad_scores",
     "normalize_answer",
     "read_klue_ner",
+    "SentenceEmbedder",
+    "SentencePooling",
+    "cosine_similarity",
+    "semantic_search",
     # Running
     "BackupAndRestore",
     "DeviceNotFoundError",
