@@ -234,6 +234,7 @@ def fake_tpu(monkeypatch):
     monkeypatch.setattr(tf.distribute, "TPUStrategy", FakeTPUStrategy)
     monkeypatch.setattr(distribute, "_TPU_STRATEGIES", {})
     monkeypatch.setattr(distribute, "_local_tpu_attached", lambda: False)
+    monkeypatch.setattr(distribute, "_tcp_unreachable", lambda address, timeout: None)
     for name in ("COLAB_TPU_ADDR", "TPU_NAME"):
         monkeypatch.delenv(name, raising=False)
     return calls

@@ -15,6 +15,9 @@ code reads the same on either backend:
 import contextlib
 import glob
 import os
+import socket
+import threading
+import warnings
 
 import keras
 
@@ -22,9 +25,17 @@ KINDS = ("auto", "tpu", "gpu", "mirrored", "cpu")
 MIXED_PRECISION_POLICIES = ("auto", "bfloat16", "float16", "mixed_bfloat16", "mixed_float16",
                             "float32", None)
 TPU_STEPS_PER_EXECUTION = 32  # a TPU idles between host round trips; run many steps per call
+TPU_TIMEOUT = 5.0  # seconds a TPU worker (or its name lookup) gets to answer before connecting
 # Environment variables that configure several JAX processes (Keras' own names, then JAX's).
 MULTI_PROCESS_ENV = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
                      "KERAS_DISTRIBUTION_PROCESS_ID", "JAX_COORDINATOR_ADDRESS")
+# Each checked before JAX starts: (name, kind) with kind "addresses", "address" or "count"/"id".
+_CLUSTER_ENV = (("KERAS_DISTRIBUTION_JOB_ADDRESSES", "addresses"),
+                ("KERAS_DISTRIBUTION_NUM_PROCESSES", "count"),
+                ("KERAS_DISTRIBUTION_PROCESS_ID", "id"),
+                ("JAX_COORDINATOR_ADDRESS", "address"),
+                ("JAX_NUM_PROCESSES", "count"),
+                ("JAX_PROCESS_ID", "id"))
 _MULTI_WORKER = ("multi_worker_mirrored", "multiworkermirrored", "parameter_server")
 _TPU_STRATEGIES = {}  # address -> TPUStrategy: a TPU system is initialised once per process
 
@@ -100,14 +111,16 @@ class Runtime:
 
 def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
                  coordinator_address=None, num_processes=None, process_id=None,
-                 multi_process=None, auto_shard_dataset=True):
+                 multi_process=None, auto_shard_dataset=True, tpu_timeout=TPU_TIMEOUT):
     """Set up distributed training and return a `Runtime`.
 
     Kinds, on TensorFlow:
 
     - `"auto"`: a TPU if one is reachable (the `tpu` argument, Colab's `COLAB_TPU_ADDR`,
       `TPU_NAME`, or a TPU VM's own TPU), else `MirroredStrategy` over 2 or more GPUs, else
-      the default strategy (one replica).
+      the default strategy (one replica). A TPU named by `COLAB_TPU_ADDR` or `TPU_NAME`
+      that does not answer within `tpu_timeout` (a variable left over from an earlier
+      runtime) gives a warning naming the variable, and the GPUs or CPU are used.
     - `"tpu"`: `TPUStrategy`; `DeviceNotFoundError` if no TPU is found or reachable.
     - `"gpu"`: `MirroredStrategy` over all GPUs; `DeviceNotFoundError` without a GPU.
     - `"mirrored"`: `MirroredStrategy` over `devices`, by default all GPUs, or all CPU
@@ -139,6 +152,10 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
         multi_process: JAX only: start `jax.distributed`? None (default): when one of the
             three arguments or of those variables is set; True: always (a TPU pod or a Slurm
             job, where JAX finds the cluster itself); False: never.
+        tpu_timeout: TensorFlow only: seconds a remote TPU (a `grpc://` address, or a TPU
+            name's lookup) gets to answer before `DeviceNotFoundError` (`"tpu"`, or an
+            explicit `tpu`) or the fallback of `"auto"`; None waits as long as TensorFlow
+            does. Initialising a TPU that answered is not timed (it can take a minute).
         auto_shard_dataset: JAX only, with several processes: True (default): give `fit`
             the same global `tf.data.Dataset` in every process and Keras hands each process
             its part; False: each process's dataset is already its own part (see
@@ -148,8 +165,11 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
         A `Runtime`.
 
     Raises:
-        ValueError: unknown `kind`, or an argument that does not apply to the backend.
-        DeviceNotFoundError: the requested TPU or GPU is not there.
+        ValueError: unknown `kind`, an argument that does not apply to the backend, or a
+            malformed multi-process setting (the message names the argument or the
+            environment variable, e.g. `KERAS_DISTRIBUTION_NUM_PROCESSES`).
+        DeviceNotFoundError: the requested TPU or GPU is not there, or the TPU did not
+            answer within `tpu_timeout`.
 
     Example:
 
@@ -177,6 +197,10 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
             not isinstance(steps_per_execution, int) or steps_per_execution < 1):
         raise ValueError("`steps_per_execution` must be a positive integer or None, received "
                          f"{steps_per_execution!r}.")
+    if tpu_timeout is not None and (isinstance(tpu_timeout, bool) or not isinstance(
+            tpu_timeout, (int, float)) or not tpu_timeout > 0):
+        raise ValueError(f"`tpu_timeout` must be a positive number of seconds or None, received "
+                         f"{tpu_timeout!r}.")
     if keras.backend.backend() == "jax":
         if tpu not in (None, "local"):
             raise ValueError(
@@ -192,7 +216,7 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
             raise ValueError(
                 f"{given} configure several JAX processes; Keras 3 on TensorFlow trains in one "
                 "process (keras issue 20585). Set KERAS_BACKEND=jax for multi-host training.")
-        runtime = _tensorflow_runtime(kind, tpu, devices)
+        runtime = _tensorflow_runtime(kind, tpu, devices, tpu_timeout)
     else:
         raise ValueError("get_strategy supports the 'tensorflow' and 'jax' Keras backends, "
                          f"the backend is {keras.backend.backend()!r}.")
@@ -204,13 +228,20 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
 
 # === TensorFlow ===
 
-def _tensorflow_runtime(kind, tpu, devices):
+def _tensorflow_runtime(kind, tpu, devices, tpu_timeout):
     import tensorflow as tf
 
     if kind in ("auto", "tpu"):
-        address = _find_tpu(tpu)
+        address, source = _find_tpu(tpu)
+        strategy = None
         if address is not None:
-            strategy = _connect_tpu(address)
+            try:
+                strategy = _connect_tpu(address, source, tpu_timeout)
+            except DeviceNotFoundError as error:
+                if kind == "tpu" or source not in ("COLAB_TPU_ADDR", "TPU_NAME"):
+                    raise
+                warnings.warn(f"{error} kind='auto' continues without a TPU.", stacklevel=3)
+        if strategy is not None:
             return Runtime("tensorflow", "tpu", strategy.num_replicas_in_sync,
                            strategy=strategy, tpu_address=address)
         if kind == "tpu":
@@ -241,15 +272,16 @@ def _tensorflow_runtime(kind, tpu, devices):
 
 
 def _find_tpu(tpu=None):
-    """The TPU to connect to, or None: `tpu`, COLAB_TPU_ADDR, TPU_NAME, then a local TPU."""
+    """`(address, where it came from)` of the TPU to connect to, or `(None, None)`: `tpu`,
+    COLAB_TPU_ADDR, TPU_NAME, then a local TPU."""
     if tpu:
-        return tpu
+        return tpu, "the `tpu` argument"
     colab = os.environ.get("COLAB_TPU_ADDR")  # a Colab TPU runtime: "10.x.x.x:8470"
     if colab:
-        return colab if colab.startswith("grpc://") else "grpc://" + colab
+        return (colab if colab.startswith("grpc://") else "grpc://" + colab), "COLAB_TPU_ADDR"
     if os.environ.get("TPU_NAME"):  # Cloud TPU Nodes, Kaggle ("local" on its TPU VMs)
-        return os.environ["TPU_NAME"]
-    return "local" if _local_tpu_attached() else None
+        return os.environ["TPU_NAME"], "TPU_NAME"
+    return ("local", "a TPU attached to this machine") if _local_tpu_attached() else (None, None)
 
 
 def _local_tpu_attached():
@@ -257,17 +289,38 @@ def _local_tpu_attached():
     return bool(glob.glob("/dev/accel[0-9]*") or glob.glob("/dev/vfio/[0-9]*"))
 
 
-def _connect_tpu(address):
+def _connect_tpu(address, source="the `tpu` argument", timeout=None):
     if address in _TPU_STRATEGIES:
         return _TPU_STRATEGIES[address]
     import tensorflow as tf
 
+    def unreachable(reason):
+        hint = (f" If {source} is left over from an earlier runtime, unset it."
+                if source in ("COLAB_TPU_ADDR", "TPU_NAME") else "")
+        return DeviceNotFoundError(
+            f"The TPU {address!r} (from {source}) did not answer within {timeout:g} s: "
+            f"{reason}.{hint} Pass tpu_timeout= to wait longer.")
+
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+        if address == "local" or timeout is None:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
+        else:
+            # A name is looked up over the network (Cloud TPU API): that may hang too.
+            resolver = _within(timeout, tf.distribute.cluster_resolver.TPUClusterResolver,
+                               tpu=address)
+            if resolver is _TIMED_OUT:
+                raise unreachable("looking up the name took too long")
+            master = _master(resolver) or address
+            if master.startswith("grpc://"):
+                reason = _tcp_unreachable(master, timeout)
+                if reason:
+                    raise unreachable(reason)
         if address != "local":  # a remote TPU worker over gRPC; a TPU VM's own TPU is not
             tf.config.experimental_connect_to_cluster(resolver)
         # Initialising again would wipe the TPU's memory: done once per address (cached).
         tf.tpu.experimental.initialize_tpu_system(resolver)
+    except DeviceNotFoundError:
+        raise
     except Exception as error:  # the resolver raises several types, all meaning "not here"
         hint = (" A TPU VM's own TPU needs TensorFlow's TPU build (tensorflow-tpu, with libtpu)."
                 if address == "local" else "")
@@ -277,6 +330,49 @@ def _connect_tpu(address):
     strategy = tf.distribute.TPUStrategy(resolver)
     _TPU_STRATEGIES[address] = strategy
     return strategy
+
+
+_TIMED_OUT = object()
+
+
+def _within(timeout, function, *args, **kwargs):
+    """`function(...)`, or `_TIMED_OUT` if it has not returned after `timeout` seconds (it
+    keeps running in a daemon thread, which cannot be stopped, until it returns)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="bertcls-tpu-lookup", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return _TIMED_OUT
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _master(resolver):
+    try:
+        return resolver.master()
+    except Exception:  # a resolver that cannot say: connect as before
+        return None
+
+
+def _tcp_unreachable(address, timeout):
+    """None if `grpc://host:port` accepts a TCP connection within `timeout`, else why not."""
+    host, _, port = address[len("grpc://"):].rpartition(":")
+    if not host or not port.isdigit():
+        return f"{address!r} is not grpc://HOST:PORT"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return None
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"
 
 
 # === JAX ===
@@ -290,6 +386,7 @@ def _jax_runtime(kind, devices, coordinator_address, num_processes, process_id, 
     if multi_process is None:
         multi_process = configured
     if multi_process and not _jax_distributed_initialized():
+        _check_cluster(coordinator_address, num_processes, process_id)
         # Before any other JAX call: the process count is fixed once JAX starts.
         keras.distribution.initialize(job_addresses=coordinator_address,
                                       num_processes=num_processes, process_id=process_id)
@@ -306,6 +403,58 @@ def _jax_runtime(kind, devices, coordinator_address, num_processes, process_id, 
     keras.distribution.set_distribution(distribution)
     return Runtime("jax", device_type, len(devices), distribution=distribution,
                    num_processes=jax.process_count(), process_index=jax.process_index())
+
+
+def _check_cluster(coordinator_address, num_processes, process_id):
+    """Raise ValueError naming the argument or environment variable that cannot describe the
+    JAX processes (Keras and JAX would fail later with a bare `int()` error, or hang)."""
+    found = {}
+    for name, kind in _CLUSTER_ENV:
+        if name in os.environ:
+            found[name] = _parse_cluster_value(os.environ[name], kind, name, text=True)
+    arguments = (("coordinator_address", coordinator_address, "addresses"),
+                 ("num_processes", num_processes, "count"), ("process_id", process_id, "id"))
+    for name, value, kind in arguments:
+        if value is not None:
+            found[name] = _parse_cluster_value(value, kind, f"`{name}`", text=False)
+    for count_name, id_name in (("num_processes", "process_id"),
+                                ("KERAS_DISTRIBUTION_NUM_PROCESSES",
+                                 "KERAS_DISTRIBUTION_PROCESS_ID"),
+                                ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID")):
+        if count_name in found and id_name in found and found[id_name] >= found[count_name]:
+            raise ValueError(
+                f"{id_name}={found[id_name]} must be below {count_name}={found[count_name]} "
+                "(process ids count from 0).")
+
+
+def _parse_cluster_value(value, kind, label, text):
+    """The value (an int for counts and ids); `text`: it comes from the environment."""
+    if kind in ("count", "id"):
+        number = None
+        if text:
+            try:
+                number = int(value.strip())
+            except ValueError:
+                pass
+        elif isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        low = 1 if kind == "count" else 0
+        if number is None or number < low:
+            what = ("a positive whole number of processes" if kind == "count"
+                    else "a whole number from 0 (this process's index)")
+            raise ValueError(f"{label} must be {what}, received {value!r}.")
+        return number
+    addresses = value.split(",") if isinstance(value, str) else [value]
+    if kind == "address" and len(addresses) > 1:
+        addresses = [None]
+    for address in addresses:
+        host, _, port = address.strip().rpartition(":") if isinstance(address, str) else ("",) * 3
+        if not host or any(c.isspace() for c in host) or not port.isdigit() or not (
+                0 < int(port) < 65536):
+            form = "'HOST:PORT'" + (" addresses, comma-separated" if kind == "addresses" else "")
+            raise ValueError(f"{label} must be {form} (e.g. '10.0.0.1:1234'), received "
+                             f"{value!r}.")
+    return value
 
 
 def _jax_distributed_initialized():
