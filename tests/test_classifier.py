@@ -179,7 +179,7 @@ def test_predict_texts_multi_class_and_multi_label():
 
 @pytest.mark.parametrize("call, message", [
     (lambda m: m.predict_texts("one string"), "list of strings"),
-    (lambda m: m.predict_texts(["a", 3]), "item of type int"),
+    (lambda m: m.predict_texts(["a", 3]), "item 1 is int"),
     (lambda m: m.predict_texts(["a"], batch_size=0), "batch_size"),
     (lambda m: m.predict_text(["a"]), "one string"),
 ])

@@ -6,8 +6,10 @@ import numpy as np
 from bertcls.models.backbone import BertBackbone
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.heads import POOLINGS, BertHead
-from bertcls.tasks.prediction import predict_features, predict_strings, sorted_batches, text_encoder
+from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
+                                      sorted_batches, text_encoder)
 from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.inputs import pair_or_text
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -167,7 +169,8 @@ class BertClassifier(Task):
         order.
 
         Args:
-            texts: list of strings.
+            texts: list of strings, or sentence pairs as a tuple `(texts_a, texts_b)` of
+                two equally long lists.
             batch_size: examples per forward pass.
             threshold: decision threshold for sigmoid outputs (binary, multi-label).
 
@@ -178,19 +181,18 @@ class BertClassifier(Task):
         """
         encoder = text_encoder(self)
         width = 1 if self.binary else self.num_classes
-        probabilities = np.zeros((len(texts), width), np.float32)
+        probabilities = np.zeros((count_texts(texts), width), np.float32)
         for indices, features, _ in sorted_batches(encoder, texts, batch_size):
             probabilities[indices] = predict_features(self, features)
         labels, probabilities = self._answer(probabilities, threshold)
         return {"labels": labels, "probabilities": probabilities}
 
     def predict_text(self, text, threshold=0.5):
-        """One string: `(label, probability)` from one compiled call (on TensorFlow the
-        encoder and the model run in a single traced function), for low-latency serving of
-        single requests."""
-        if not isinstance(text, str):
-            raise ValueError(f"predict_text takes one string, received {type(text).__name__}.")
-        labels, probabilities = self._answer(predict_strings(self, [text]), threshold)
+        """One string, or one sentence pair as a tuple `(text_a, text_b)`:
+        `(label, probability)` from one compiled call (on TensorFlow the encoder and the model
+        run in a single traced function), for low-latency serving of single requests."""
+        batch = pair_or_text(text, "predict_text's input")
+        labels, probabilities = self._answer(predict_strings(self, batch), threshold)
         return labels[0], probabilities[0]
 
     # --- Serialization ---------------------------------------------------------------------

@@ -5,12 +5,14 @@ import keras
 import numpy as np
 
 from bertcls.tasks.base import FEATURE_NAMES
+from bertcls.text.inputs import text_columns
 
 BUCKET = 16  # batch lengths are rounded up to a multiple of this: few distinct shapes
 
 
 def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
-    """Encode `texts` and yield `(indices, features, offsets)` batches sorted by length.
+    """Encode `texts` (a list of strings, or a tuple `(texts_a, texts_b)` of sentence pairs)
+    and yield `(indices, features, offsets)` batches sorted by (pair) length.
 
     Each batch holds up to `batch_size` rows of one width: lengths rounded up to a multiple of
     `BUCKET` (at most the encoder's `max_seq_len`), so a handful of shapes is ever compiled
@@ -19,15 +21,13 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
     if isinstance(texts, str):
         raise ValueError("predict_texts takes a list of strings, received a single string; "
                          "wrap it in a list or use predict_text.")
-    texts = list(texts)
-    if not all(isinstance(t, str) for t in texts):
-        bad = next(type(t).__name__ for t in texts if not isinstance(t, str))
-        raise ValueError(f"predict_texts takes a list of strings, received an item of type {bad}.")
+    columns, pair = text_columns(texts)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
     rows = []  # (length, index, ids, mask, types, offsets)
-    for begin in range(0, len(texts), chunk_size):
-        out = {k: np.asarray(v) for k, v in encoder(texts[begin:begin + chunk_size]).items()}
+    for begin in range(0, len(columns[0]), chunk_size):
+        chunk = [c[begin:begin + chunk_size] for c in columns]
+        out = {k: np.asarray(v) for k, v in encoder(tuple(chunk) if pair else chunk[0]).items()}
         lengths = out["attention_mask"].sum(axis=1)
         for j, n in enumerate(lengths):
             rows.append((int(n), begin + j, out["input_ids"][j, :n], out["token_type_ids"][j, :n],
@@ -59,6 +59,13 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
                 offsets[j, :n] = o
         features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         yield [r[1] for r in batch], features, offsets
+
+
+def count_texts(texts):
+    """How many examples `texts` holds: strings, or pairs in a tuple `(texts_a, texts_b)`."""
+    if isinstance(texts, tuple) and len(texts) == 2 and not isinstance(texts[0], str):
+        return len(texts[0])
+    return len(texts)
 
 
 def text_encoder(model, offsets=False):
@@ -96,20 +103,24 @@ def predict_features(model, features):
 
 def predict_strings(model, texts):
     """Strings to model outputs in one compiled call: on TensorFlow the encoder and the model
-    run in a single `tf.function` (string input signature, traced once); elsewhere the
-    encoder runs eagerly and the model through `predict_features`."""
+    run in a single `tf.function` (string input signature, traced once; one for single texts,
+    one for pairs); elsewhere the encoder runs eagerly and the model through
+    `predict_features`. `texts` is a list of strings or a tuple `(texts_a, texts_b)`."""
     encoder = text_encoder(model)
+    columns, pair = text_columns(texts)
+    inputs = tuple(columns) if pair else columns[0]
     if keras.backend.backend() != "tensorflow":
-        features = {k: np.asarray(v) for k, v in encoder(texts).items()}
+        features = {k: np.asarray(v) for k, v in encoder(inputs).items()}
         return predict_features(model, features)
-    fn = model.__dict__.get("_bertcls_strings_fn")
+    key = "_bertcls_pairs_fn" if pair else "_bertcls_strings_fn"
+    fn = model.__dict__.get(key)
     if fn is None:
         import tensorflow as tf
 
-        def run(strings):
-            features = encoder(strings)
+        def run(*strings):
+            features = encoder(strings if pair else strings[0])
             return model({k: features[k] for k in FEATURE_NAMES}, training=False)
 
-        fn = tf.function(run, input_signature=[tf.TensorSpec([None], tf.string)])
-        object.__setattr__(model, "_bertcls_strings_fn", fn)
-    return np.asarray(fn(texts))
+        fn = tf.function(run, input_signature=[tf.TensorSpec([None], tf.string)] * len(columns))
+        object.__setattr__(model, key, fn)
+    return np.asarray(fn(*columns))

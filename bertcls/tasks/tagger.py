@@ -246,6 +246,9 @@ class BertTagger(Task):
         """
         if self.tags is None:
             raise ValueError("predict_texts needs tag names: build the tagger with `tags=`.")
+        if isinstance(texts, tuple):
+            raise ValueError("BertTagger tags single texts; it does not take sentence pairs "
+                             "(a tuple (texts_a, texts_b)). Pass a list of strings.")
         encoder = text_encoder(self, offsets=True)
         texts = list(texts) if not isinstance(texts, str) else texts
         results = [None] * len(texts)

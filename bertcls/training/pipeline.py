@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.inputs import text_columns
 
 FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 IGNORE_INDEX = -100  # padding value of per-token labels (Hugging Face's ignore index)
@@ -42,31 +43,35 @@ def validation_split(n, fraction=0.2):
     """Indices `(train, validation)` splitting `n` examples as Keras' `validation_split` does:
     the last `fraction` of the examples (before any shuffling) are held out.
 
+    Args:
+        n: the number of examples, or the examples themselves: a list of texts, a tuple
+            `(texts_a, texts_b)` of sentence pairs, or a features dict.
+        fraction: the part held out for validation, in `[0, 1)`.
+
     >>> train, val = validation_split(10, 0.2)
     >>> train.tolist(), val.tolist()
     ([0, 1, 2, 3, 4, 5, 6, 7], [8, 9])
+    >>> validation_split((["a", "b", "c", "d"], ["e", "f", "g", "h"]), 0.25)[1].tolist()
+    [3]
     """
+    n = _count(n)
     if not 0 <= fraction < 1:
         raise ValueError(f"`fraction` must be in [0, 1), received {fraction!r}.")
     split = int(n * (1 - fraction))  # Keras rounds the training part down the same way
     return np.arange(split), np.arange(split, n)
 
 
-def _check_texts(texts, what="texts"):
-    if isinstance(texts, str):
-        raise ValueError(f"`{what}` must be a list of strings, received a single string.")
-    texts = list(texts.tolist() if isinstance(texts, np.ndarray) else texts)
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"`{what}` must hold strings; item {i} is {type(text).__name__} ({text!r}). "
-                "Drop missing rows first (e.g. `clean_like_tutorial`).")
-    empty = [i for i, text in enumerate(texts) if not text.strip()]
-    if empty:
-        raise ValueError(
-            f"`{what}` has {len(empty)} empty or whitespace-only item(s), first at index "
-            f"{empty[:5]}; they would train on [CLS] [SEP] alone. Drop them first.")
-    return texts
+def _count(x):
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
+    if isinstance(x, dict):
+        return len(x["input_ids"])
+    if isinstance(x, tuple) and len(x) == 2 and not isinstance(x[0], str):
+        return len(text_columns(x)[0][0])
+    if hasattr(x, "__len__") and not isinstance(x, str):
+        return len(x)
+    raise ValueError(f"validation_split takes a number of examples or the examples, received "
+                     f"{type(x).__name__}.")
 
 
 def _check_labels(labels, n):
@@ -84,7 +89,8 @@ def encode_texts(encoder, texts, batch_size=1024, progress=False):
 
     Args:
         encoder: a `FeatureEncoder`.
-        texts: list of strings, or a tuple `(texts_a, texts_b)` of sentence pairs.
+        texts: list of strings, or a tuple `(texts_a, texts_b)` of two equally long lists
+            for sentence pairs.
         batch_size: strings per encoder call.
         progress: show a tqdm progress bar.
 
@@ -92,8 +98,7 @@ def encode_texts(encoder, texts, batch_size=1024, progress=False):
         dict of int32 arrays `(n, length)`, as the encoder returns them (padded to
         `max_seq_len` with `padding="max_length"`; to the longest text with `"longest"`).
     """
-    pair = isinstance(texts, tuple)
-    columns = [_check_texts(t) for t in texts] if pair else [_check_texts(texts)]
+    columns, pair = text_columns(texts, allow_empty=False)
     n = len(columns[0])
     starts = range(0, n, batch_size)
     if progress:
@@ -128,10 +133,13 @@ def make_dataset(x, y=None, encoder=None, batch_size=32, shuffle=False, seed=Non
 
     Two kinds of input:
 
-    - raw text: `x` is a list of strings (or a tuple `(texts_a, texts_b)` for pairs) and
-      `encoder` a `FeatureEncoder`; texts are tokenised inside the pipeline (in batches of
-      `encode_batch_size`, on the fly every epoch). `y`: one label per text, any shape
-      after the first axis (`(n,)`, `(n, 1)`, `(n, num_classes)`).
+    - raw text: `x` is a list of strings, or sentence pairs as a tuple `(texts_a, texts_b)`
+      of two equally long lists (encoded `[CLS] a [SEP] b [SEP]`, cut longest-first to
+      `max_seq_len` as Hugging Face does, bucketed on the pair's length); `encoder` is a
+      `FeatureEncoder`. Texts are tokenised inside the pipeline (in batches of
+      `encode_batch_size`, on the fly every epoch). `y`: one label per text or pair, any
+      shape after the first axis (`(n,)`, `(n, 1)`, `(n, num_classes)`), floats for
+      regression.
     - pre-encoded features: `x` is a dict of `(n, length)` arrays as `encode_texts` or
       `encode_tagged` return them. `y` may also be per-token labels `(n, length)`
       (the tagger's, -100 where ignored), which are cut and padded with the features.
@@ -174,6 +182,10 @@ def make_dataset(x, y=None, encoder=None, batch_size=32, shuffle=False, seed=Non
     >>> ds = make_dataset(["good movie"], [1], encoder=encoder, bucket_lengths=None)
     >>> [tuple(f["input_ids"].shape) for f, _ in ds]
     [(1, 64)]
+    >>> pairs = (["good movie", "bad"], ["good", "bad movie"])    # (texts_a, texts_b)
+    >>> features, scores = next(iter(make_dataset(pairs, [4.5, 1.0], encoder=encoder)))
+    >>> features["token_type_ids"].numpy()[0, :7].tolist(), scores.numpy().tolist()
+    ([0, 0, 0, 0, 1, 1, 0], [4.5, 1.0])
     """
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
@@ -197,19 +209,12 @@ def make_dataset(x, y=None, encoder=None, batch_size=32, shuffle=False, seed=Non
             raise ValueError(
                 "make_dataset on raw text needs `encoder=FeatureEncoder(...)`, received "
                 f"{type(encoder).__name__}.")
-        pair = isinstance(x, tuple)
-        if pair and len(x) != 2:
-            raise ValueError(f"Sentence pairs are a tuple (texts_a, texts_b), received "
-                             f"{len(x)} items.")
-        columns = tuple(_check_texts(t, f"x[{i}]") for i, t in enumerate(x)) if pair \
-            else _check_texts(x, "x")
-        n = len(columns[0]) if pair else len(columns)
-        if pair and len(columns[1]) != n:
-            raise ValueError(f"Pair halves differ in length: {n} and {len(columns[1])}.")
+        columns, pair = text_columns(x, "x", allow_empty=False)
+        n = len(columns[0])
         max_len = encoder.max_seq_len
         pad_token_id = encoder.pad_token_id
         # Pairs travel as a dict: a tuple would reach `map` as two positional arguments.
-        source = {"text_a": columns[0], "text_b": columns[1]} if pair else columns
+        source = {"text_a": columns[0], "text_b": columns[1]} if pair else columns[0]
         encode = _encoder_with(encoder, "max_length" if bucket_lengths is None else "longest")
     labels = None if y is None else _check_labels(y, n)
     token_labels = labels is not None and isinstance(x, dict) and labels.ndim == 2 and (

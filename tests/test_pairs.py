@@ -1,0 +1,150 @@
+"""Sentence pairs in every text path: make_dataset, encode_texts, validation_split,
+predict_texts / predict_text, and their errors."""
+
+import keras
+import numpy as np
+import pytest
+
+from bertcls import (BertBackbone, BertClassifier, BertTagger, FeatureEncoder, encode_texts,
+                     make_dataset, validation_split)
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "very", "!"]
+WORDS = ["good", "bad", "movie", "very", "!"]
+
+
+def words(n, seed):
+    rng = np.random.default_rng(seed)
+    return " ".join(rng.choice(WORDS, size=n))
+
+
+def pairs_of(n, seed=0, longest=30):
+    rng = np.random.default_rng(seed)
+    a = [words(int(rng.integers(1, longest)), seed * 1000 + i) for i in range(n)]
+    b = [words(int(rng.integers(1, longest)), seed * 1000 + 500 + i) for i in range(n)]
+    return a, b
+
+
+def tiny_backbone(seed=0):
+    keras.utils.set_random_seed(seed)
+    return BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_size=16,
+                        intermediate_size=32, dropout=0.0, attention_dropout=0.0)
+
+
+@pytest.fixture
+def encoder():
+    return FeatureEncoder(VOCAB, max_seq_len=40)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    encoder = FeatureEncoder(VOCAB, max_seq_len=40)
+    return BertClassifier(tiny_backbone(), num_classes=3, encoder=encoder)
+
+
+def test_make_dataset_buckets_on_the_pair_length_and_truncates_longest_first(encoder):
+    a, b = pairs_of(50, seed=1)
+    a[0], b[0] = words(35, 7), words(3, 8)      # 35 + 3 + 3 > 40: the long half is cut
+    a[1], b[1] = words(4, 9), words(4, 10)      # each half < 16, the pair is 11 tokens
+    a[2], b[2] = words(8, 11), words(9, 12)     # each half < 16, the pair is 20 > 16
+    expected = {k: v.numpy() for k, v in encoder((a, b)).items()}
+    lengths = expected["attention_mask"].sum(1)
+    assert lengths[0] == 40 and expected["token_type_ids"][0].sum() == 4  # b kept whole
+    seen = []
+    for features, index in make_dataset((a, b), np.arange(50), encoder=encoder, batch_size=4,
+                                        shuffle=True, seed=3):
+        width = features["input_ids"].shape[1]
+        for j, i in enumerate(index.numpy()):
+            n = lengths[i]
+            assert width == min(b for b in (16, 32, 40) if b >= n) or width >= n
+            for k in expected:
+                np.testing.assert_array_equal(features[k][j, :n], expected[k][i, :n])
+                assert not features[k].numpy()[j, n:].any() or k == "input_ids"
+        bucket = min(b for b in (16, 32, 40) if b >= lengths[index.numpy()].max())
+        assert width == bucket
+        seen += index.numpy().tolist()
+    assert sorted(seen) == list(range(50))
+
+
+def test_make_dataset_fixed_length_pairs_match_encoder(encoder):
+    a, b = pairs_of(6, seed=2)
+    (features, labels), = make_dataset((a, b), np.arange(6.0), encoder=encoder,
+                                       batch_size=6, bucket_lengths=None)
+    for k, v in encoder((a, b)).items():
+        np.testing.assert_array_equal(features[k], v)
+
+
+def test_encode_texts_pairs_in_chunks_equal_one_call(encoder):
+    a, b = pairs_of(23, seed=3)
+    chunked = encode_texts(encoder, (a, b), batch_size=5)
+    for k, v in encoder((a, b)).items():
+        np.testing.assert_array_equal(chunked[k], v)
+    # Pre-encoded pairs then go through make_dataset like single texts.
+    rows = sum(len(y) for _, y in make_dataset(chunked, np.zeros(23), batch_size=8))
+    assert rows == 23
+
+
+def test_validation_split_takes_pairs_and_features(encoder):
+    a, b = pairs_of(10)
+    for data in ((a, b), a, encode_texts(encoder, (a, b)), 10):
+        train, val = validation_split(data, 0.3)
+        assert train.tolist() == list(range(7)) and val.tolist() == [7, 8, 9]
+
+
+def test_pandas_columns_are_accepted(encoder):
+    pd = pytest.importorskip("pandas")
+    a, b = pairs_of(5, seed=4)
+    frame = pd.DataFrame({"a": a, "b": b})
+    got = encode_texts(encoder, (frame["a"], frame["b"]))
+    np.testing.assert_array_equal(got["input_ids"], encoder((a, b))["input_ids"])
+
+
+@pytest.mark.parametrize("x, message", [
+    ((["good"], ["bad", "movie"]), "differ in length: 1 and 2"),
+    ((["good"], ["bad"], ["movie"]), "tuple of 3"),
+    ([("good", "bad")], "not a list of pairs"),
+    (("good", "bad"), "tuple holding strings"),
+    ((["good"], [""]), "empty"),
+    ((["good"], [None]), r"x\[1\]. must hold strings; item 0 is NoneType"),
+])
+def test_make_dataset_pair_errors(encoder, x, message):
+    with pytest.raises(ValueError, match=message):
+        make_dataset(x, [1], encoder=encoder)
+
+
+def test_predict_texts_on_pairs_equals_direct_call(classifier):
+    a, b = pairs_of(17, seed=5)
+    a[3] = words(60, 13)  # truncated
+    b[4] = ""             # prediction (unlike training) takes empty halves
+    result = classifier.predict_texts((a, b), batch_size=4)
+    direct = np.asarray(classifier(classifier.encoder((a, b))))
+    np.testing.assert_allclose(result["probabilities"], direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(result["labels"], direct.argmax(-1))
+    # Order matters: (a, b) is not (b, a).
+    swapped = classifier.predict_texts((b, a))["probabilities"]
+    np.testing.assert_allclose(swapped, np.asarray(classifier(classifier.encoder((b, a)))),
+                               rtol=1e-5, atol=1e-6)
+    label, probabilities = classifier.predict_text((a[2], b[2]))
+    np.testing.assert_allclose(probabilities, direct[2], rtol=1e-5, atol=1e-6)
+    assert label == direct[2].argmax()
+    # Single texts still go through the single-text function, not the pair one.
+    single = classifier.predict_text(a[2])[1]
+    np.testing.assert_allclose(single, np.asarray(classifier(classifier.encoder([a[2]])))[0],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m: m.predict_text(("good",)), "tuple \\(text_a, text_b\\)"),
+    (lambda m: m.predict_text(("good", 3)), "tuple \\(text_a, text_b\\)"),
+    (lambda m: m.predict_texts((["good"], ["bad", "bad"])), "differ in length"),
+    (lambda m: m.predict_texts([("good", "bad")]), "not a list of pairs"),
+])
+def test_predict_pair_errors(classifier, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(classifier)
+
+
+def test_tagger_says_it_takes_no_pairs():
+    tagger = BertTagger(tiny_backbone(), tags=["O", "B-X", "I-X"],
+                        encoder=FeatureEncoder(VOCAB, max_seq_len=16))
+    with pytest.raises(ValueError, match="does not take sentence pairs"):
+        tagger.predict_texts((["good"], ["bad"]))
