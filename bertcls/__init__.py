@@ -19,6 +19,7 @@ from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 from bertcls.tasks.classifier import BertClassifier
 from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
+from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_answers import Answer, best_answers
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
@@ -70,6 +71,8 @@ __all__ = [
     "QAWindows",
     "best_answers",
     "encode_qa",
+    "klue_char_f1",
+    "klue_entity_f1",
     "korquad_scores",
     "normalize_answer",
     "read_klue_ner",

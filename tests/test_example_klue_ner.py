@@ -19,8 +19,11 @@ GOLDEN_KLUE_TINY = pathlib.Path(__file__).resolve().parent / "golden" / "klue_ti
 def assert_report(out):
     assert "Alignment ceiling on test" in out
     assert "test entity P / R / F1 (micro):" in out
-    assert "entity F1 (micro):" in out and "entity F1 (macro):" in out
-    assert "char F1 (KLUE):" in out
+    assert "entity F1 micro, seqeval strict IOB2:" in out
+    assert "entity F1 micro, seqeval default:" in out
+    assert "klue_entity_f1:" in out and "KLUE reports 83.97" in out
+    assert "klue_char_f1:" in out and "KLUE reports 91.39" in out
+    assert "char F1 without O (not KLUE's):" in out
     assert "examples/s" in out and "wall time:" in out
     # Tagged test sentences: gold and predicted markup for each one shown.
     assert "Tagged test sentences" in out
