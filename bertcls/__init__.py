@@ -26,6 +26,7 @@ from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
 from bertcls.tasks.pooling import SentencePooling
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
+from bertcls.tasks.question_answering import BertQuestionAnswerer, SpanAccuracy, SpanLoss
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
                                entities_to_char_tags)
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
@@ -55,6 +56,7 @@ __all__ = [
     # Tasks
     "BertClassifier",
     "BertHead",
+    "BertQuestionAnswerer",
     "BertTagger",
     "Entity",
     "MaskedAccuracy",
@@ -69,6 +71,8 @@ __all__ = [
     "get_entities",
     "Answer",
     "QAWindows",
+    "SpanAccuracy",
+    "SpanLoss",
     "best_answers",
     "encode_qa",
     "klue_char_f1",

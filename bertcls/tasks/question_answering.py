@@ -1,0 +1,288 @@
+"""`BertQuestionAnswerer`: extractive question answering (start and end logits per token) on a
+backbone, with long contexts split into windows and answers read back from the context."""
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from bertcls.models.backbone import BertBackbone
+from bertcls.tasks.base import Task
+from bertcls.tasks.heads import BertHead
+from bertcls.tasks.prediction import BUCKET, predict_features
+from bertcls.tasks.qa_answers import best_answers
+from bertcls.tasks.qa_windows import encode_qa
+from bertcls.text.feature_encoder import FeatureEncoder
+
+
+@keras.saving.register_keras_serializable(package="bertcls")
+class SpanLoss(keras.losses.Loss):
+    """Cross-entropy of the start and of the end position, averaged (Hugging Face's
+    `BertForQuestionAnswering` loss).
+
+    `y_true` is int `(batch, 2)`: start and end token; `y_pred` is `(batch, length, 2)`
+    logits (start, end).
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.zeros((1, 4, 2), "float32")
+    >>> round(float(SpanLoss()(np.array([[1, 2]]), logits)), 4)  # log(4)
+    1.3863
+    """
+
+    def __init__(self, name="span_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        y_pred = ops.cast(y_pred, "float32")
+        start = keras.losses.sparse_categorical_crossentropy(
+            y_true[:, 0], y_pred[..., 0], from_logits=True)
+        end = keras.losses.sparse_categorical_crossentropy(
+            y_true[:, 1], y_pred[..., 1], from_logits=True)
+        return (start + end) / 2.0
+
+
+@keras.saving.register_keras_serializable(package="bertcls")
+class SpanAccuracy(keras.metrics.MeanMetricWrapper):
+    """Share of windows whose most likely start *and* end are both the labelled ones.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.zeros((2, 3, 2), "float32")
+    >>> logits[:, 1, :] = 1.0  # both rows predict the span (1, 1)
+    >>> metric = SpanAccuracy()
+    >>> metric.update_state(np.array([[1, 1], [1, 2]]), logits)
+    >>> float(metric.result())
+    0.5
+    """
+
+    def __init__(self, name="span_accuracy", dtype=None):
+        super().__init__(_span_hits, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def _span_hits(y_true, y_pred):
+    y_true = ops.cast(y_true, "int32")
+    predicted = ops.cast(ops.argmax(y_pred, axis=1), "int32")  # (batch, 2)
+    return ops.cast(ops.all(ops.equal(predicted, y_true), axis=-1), "float32")
+
+
+@keras.saving.register_keras_serializable(package="bertcls")
+class BertQuestionAnswerer(Task):
+    """Extractive question answering: a `BertBackbone` and a per-token head with two logits,
+    the answer's start and end (Hugging Face's `BertForQuestionAnswering`).
+
+    The model reads windows `[CLS] question [SEP] context part [SEP]` (`encode`, built on
+    `bertcls.encode_qa`: contexts longer than the encoder's `max_seq_len` are split into
+    windows sharing `doc_stride` tokens; questions are cut to `max_question_len` tokens).
+    Labels are int `(windows, 2)`: the answer's start and end token in the window, `[CLS]`
+    (0, 0) where the window does not hold the answer; `fit`/`evaluate` check them.
+    `predict_answers` runs every window and returns each question's best span over its
+    windows, sliced from the context (`bertcls.best_answers`).
+
+    Args:
+        backbone: a `BertBackbone`.
+        head: a layer replacing the default head (a `BertHead` with 2 logits per token, no
+            dropout, like Hugging Face's `qa_outputs`); it receives the backbone's output
+            dict plus `attention_mask` and returns `(batch, length, 2)` logits.
+        encoder: a `FeatureEncoder` (its `max_seq_len` is the window length); needed by
+            `encode` and `predict_answers`.
+        doc_stride: context tokens shared by consecutive windows.
+        max_question_len: question tokens kept.
+        max_answer_length: the longest answer predicted, in tokens.
+        n_best: start and end candidates per window in post-processing.
+
+    Call arguments:
+        inputs: dict of int `input_ids`, `attention_mask`, `token_type_ids`.
+
+    Returns:
+        logits `(batch, length, 2)`: `[..., 0]` start, `[..., 1]` end.
+
+    Example:
+
+    >>> from bertcls import BertBackbone, FeatureEncoder
+    >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "who", "kim", "went", "to", "seoul"]
+    >>> encoder = FeatureEncoder(vocab, max_seq_len=8)
+    >>> backbone = BertBackbone(vocabulary_size=9, num_layers=1, num_heads=2,
+    ...                         hidden_size=8, intermediate_size=16)
+    >>> model = BertQuestionAnswerer(backbone, encoder=encoder, doc_stride=1,
+    ...                              max_question_len=2)
+    >>> model.compile()
+    >>> windows = model.encode(["who"], ["kim went to seoul"], [("kim", 0)])
+    >>> _ = model.fit(windows.features, windows.labels, epochs=1, verbose=0)
+    >>> answer = model.predict_answer("who", "kim went to seoul")
+    >>> answer.text in "kim went to seoul"
+    True
+    """
+
+    def __init__(self, backbone, head=None, encoder=None, doc_stride=128, max_question_len=64,
+                 max_answer_length=30, n_best=20, **kwargs):
+        for name, value, low in (("doc_stride", doc_stride, 0),
+                                 ("max_question_len", max_question_len, 0),
+                                 ("max_answer_length", max_answer_length, 1),
+                                 ("n_best", n_best, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"`{name}` must be an integer >= {low}, received {value!r}.")
+        # === Layers ===
+        if head is None:
+            head = BertHead(num_outputs=2, task_type="many_to_many", activation=None,
+                            dropout=0.0, name="qa_head")
+        outputs = self._wire(backbone, head, encoder, **kwargs)
+
+        # === Config ===
+        self.doc_stride = doc_stride
+        self.max_question_len = max_question_len
+        self.max_answer_length = max_answer_length
+        self.n_best = n_best
+        if len(outputs.shape) != 3 or outputs.shape[-1] != 2:
+            raise ValueError(
+                f"The head must output (batch, length, 2) start/end logits, its output has "
+                f"shape {outputs.shape}.")
+
+    @classmethod
+    def from_preset(cls, preset, max_seq_len=384, **kwargs):
+        """Backbone and encoder from a Hugging Face directory or Hub id, new span head.
+
+        Args:
+            preset: local directory or Hub id.
+            max_seq_len: the window length.
+            **kwargs: other constructor arguments (`doc_stride`, `max_question_len`, ...).
+        """
+        return cls(BertBackbone.from_preset(preset),
+                   encoder=FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len),
+                   **kwargs)
+
+    # --- Training --------------------------------------------------------------------------
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Keras `compile` with defaults Adam(5e-5), `SpanLoss` and `SpanAccuracy`; any
+        argument may be overridden."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(learning_rate=5e-5)
+        if loss == "auto":
+            loss = SpanLoss()
+        if metrics == "auto":
+            metrics = [SpanAccuracy()]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, x=None, y=None, **kwargs):
+        # The span head never reads the pooler; Keras would warn on every fit.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"Gradients do not exist for variables \['pooler_dense")
+            return super().fit(x, y, **kwargs)
+
+    def check_labels(self, y, features=None):
+        """Raise ValueError unless `y` is int `(windows, 2)` start/end tokens with
+        `0 <= start <= end < length` (the length of `features["input_ids"]`, when given)."""
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" and not (
+                y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+            raise ValueError(
+                f"Span labels must be integer token positions, received dtype {y.dtype}.")
+        if y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError(
+                f"Span labels must have shape (windows, 2) (start, end), received {y.shape}.")
+        length = None
+        if isinstance(features, dict) and "input_ids" in features:
+            shape = tuple(np.shape(features["input_ids"]))
+            if shape[0] != y.shape[0]:
+                raise ValueError(
+                    f"Got {y.shape[0]} span labels for {shape[0]} windows of input_ids.")
+            length = shape[1]
+        bad = (y[:, 0] < 0) | (y[:, 1] < y[:, 0])
+        if length is not None:
+            bad |= y[:, 1] >= length
+        if np.any(bad):
+            raise ValueError(
+                f"Span labels must satisfy 0 <= start <= end < length ({length}); received "
+                f"{y[bad][:3].tolist()}.")
+        return y
+
+    def encode(self, questions, contexts, answers=None):
+        """`bertcls.encode_qa` with this model's encoder, `doc_stride` and
+        `max_question_len`: the windows to `fit` on (`windows.features`, `windows.labels`)."""
+        return encode_qa(self._encoder(), questions, contexts, answers,
+                         doc_stride=self.doc_stride, max_question_len=self.max_question_len)
+
+    def _encoder(self):
+        if self.encoder is None:
+            raise ValueError(
+                "BertQuestionAnswerer has no encoder; pass `encoder=FeatureEncoder(...)` to the "
+                "constructor (from_preset does).")
+        return self.encoder
+
+    # --- From text to answer ---------------------------------------------------------------
+
+    def predict_logits(self, windows, batch_size=32):
+        """Start/end logits `(windows, max_seq_len, 2)` of encoded windows, run in batches of
+        one width: windows sorted by length, each batch cut to its longest window rounded
+        up to a multiple of 16 tokens (the same shapes as `predict_texts`)."""
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
+        features = windows.features
+        count, length = features["input_ids"].shape
+        lengths = features["attention_mask"].sum(axis=1)
+        widths = np.minimum(-(-lengths // BUCKET) * BUCKET, length)
+        order = np.argsort(lengths, kind="stable")
+        logits = np.zeros((count, length, 2), np.float32)
+        begin = 0
+        while begin < count:
+            width = widths[order[begin]]
+            end = begin
+            while end < count and end - begin < batch_size and widths[order[end]] == width:
+                end += 1
+            rows = order[begin:end]
+            batch = {k: v[rows, :width] for k, v in features.items()}
+            logits[rows, :width] = predict_features(self, batch)
+            begin = end
+        return logits
+
+    def predict_answers(self, questions, contexts, batch_size=32):
+        """The answer to each question in its context.
+
+        Contexts longer than a window are split (`encode`); windows run in length-sorted
+        batches; each question's best span over its windows is sliced from its context.
+
+        Args:
+            questions, contexts: lists of strings of equal length.
+            batch_size: windows per forward pass.
+
+        Returns:
+            list of `Answer(text, start, end, score)`: `text == context[start:end]`, `score`
+            the span's start + end logit.
+        """
+        windows = self.encode(questions, contexts)
+        logits = self.predict_logits(windows, batch_size)
+        return best_answers(logits, windows, list(contexts), n_best=self.n_best,
+                            max_answer_length=self.max_answer_length)
+
+    def predict_answer(self, question, context):
+        """The `Answer` to one question (see `predict_answers`)."""
+        if not isinstance(question, str) or not isinstance(context, str):
+            raise ValueError(
+                f"predict_answer takes a question and a context string, received "
+                f"{type(question).__name__} and {type(context).__name__}.")
+        return self.predict_answers([question], [context], batch_size=8)[0]
+
+    # --- Serialization ---------------------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "head": keras.saving.serialize_keras_object(self.head),
+            "encoder": (None if self.encoder is None
+                        else keras.saving.serialize_keras_object(self.encoder)),
+            "doc_stride": self.doc_stride,
+            "max_question_len": self.max_question_len,
+            "max_answer_length": self.max_answer_length,
+            "n_best": self.n_best,
+        }
