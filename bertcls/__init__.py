@@ -17,6 +17,7 @@ from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 
 # === Tasks ===
 from bertcls.tasks.classifier import BertClassifier
+from bertcls.tasks.correlation import StreamingPearson, pearson, spearman
 from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
@@ -29,6 +30,7 @@ from bertcls.tasks.similarity import cosine_similarity, semantic_search
 from bertcls.tasks.question_answering import BertQuestionAnswerer, SpanAccuracy, SpanLoss
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
                                entities_to_char_tags)
+from bertcls.tasks.regressor import BertRegressor
 from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategoricalCrossentropy
 
 # === Training and running ===
@@ -57,11 +59,13 @@ __all__ = [
     "BertClassifier",
     "BertHead",
     "BertQuestionAnswerer",
+    "BertRegressor",
     "BertTagger",
     "Entity",
     "MaskedAccuracy",
     "MaskedSparseCategoricalCrossentropy",
     "NerExample",
+    "StreamingPearson",
     "align_tags",
     "char_f1",
     "decode_entities",
@@ -84,6 +88,8 @@ __all__ = [
     "SentencePooling",
     "cosine_similarity",
     "semantic_search",
+    "pearson",
+    "spearman",
     # Running
     "BackupAndRestore",
     "DeviceNotFoundError",
