@@ -7,13 +7,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from bertcls.models.backbone import BertBackbone
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.prediction import BUCKET, predict_features
+from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
 from bertcls.tasks.qa_answers import best_answers
 from bertcls.tasks.qa_windows import encode_qa
-from bertcls.text.feature_encoder import FeatureEncoder
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -147,16 +146,31 @@ class BertQuestionAnswerer(Task):
 
     @classmethod
     def from_preset(cls, preset, max_seq_len=384, **kwargs):
-        """Backbone and encoder from a Hugging Face directory or Hub id, new span head.
+        """Backbone and encoder from a Hugging Face directory or Hub id; the span head is the
+        checkpoint's `qa_outputs` when it has one (a `BertForQuestionAnswering` checkpoint,
+        e.g. one written by `save_pretrained`), a new one otherwise.
 
         Args:
             preset: local directory or Hub id.
             max_seq_len: the window length.
             **kwargs: other constructor arguments (`doc_stride`, `max_question_len`, ...).
         """
-        return cls(BertBackbone.from_preset(preset),
-                   encoder=FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len),
-                   **kwargs)
+        return load_qa_preset(cls, preset, max_seq_len=max_seq_len, **kwargs)
+
+    def save_pretrained(self, directory):
+        """Write a Hugging Face `BertForQuestionAnswering` checkpoint: `config.json`,
+        `model.safetensors` (`bert.*` without the pooler, which transformers' QA model lacks,
+        and `qa_outputs.*`) and, with an encoder, `vocab.txt` and `tokenizer_config.json`.
+        `transformers.AutoModelForQuestionAnswering.from_pretrained(directory)` gives the
+        same start/end logits.
+
+        Args:
+            directory: output directory (created if missing).
+
+        Returns:
+            The directory path.
+        """
+        return save_qa_pretrained(self, directory)
 
     # --- Training --------------------------------------------------------------------------
 
