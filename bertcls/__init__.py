@@ -12,8 +12,14 @@ from bertcls.text.wordpiece import BertWordPiece
 from bertcls.text.vocabulary import save_vocabulary, train_vocabulary
 
 # === Models ===
+from bertcls.models.albert import AlbertBackbone
 from bertcls.models.backbone import BertBackbone
 from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
+from bertcls.models.distilbert import DistilBertBackbone
+from bertcls.models.electra import ElectraBackbone
+from bertcls.models.encoder import EncoderBackbone
+from bertcls.models.presets import backbone_from_preset
+from bertcls.models.roberta import RobertaBackbone, XLMRobertaBackbone
 
 # === Tasks ===
 from bertcls.tasks.classifier import BertClassifier
@@ -52,8 +58,15 @@ __all__ = [
     "save_vocabulary",
     "train_vocabulary",
     # Model
+    "AlbertBackbone",
     "BertBackbone",
     "CheckpointError",
+    "DistilBertBackbone",
+    "ElectraBackbone",
+    "EncoderBackbone",
+    "RobertaBackbone",
+    "XLMRobertaBackbone",
+    "backbone_from_preset",
     "UnsafeCheckpointError",
     # Tasks
     "BertClassifier",

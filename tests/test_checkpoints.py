@@ -280,13 +280,13 @@ def test_missing_unexpected_and_mismatched_weights_all_listed():
     state = klue_state()
     del state["encoder.layer.1.attention.self.key.bias"]
     del state["embeddings.LayerNorm.weight"]
-    state["classifier.weight"] = np.zeros((2, 32), "float32")
+    state["unknown.weight"] = np.zeros((2, 32), "float32")
     state["encoder.layer.0.intermediate.dense.weight"] = np.zeros((65, 32), "float32")
     with pytest.raises(ValueError) as info:
         set_hf_weights(backbone, state)
     message = str(info.value)
     for text in ("encoder.layer.1.attention.self.key.bias", "embeddings.LayerNorm.weight",
-                 "classifier.weight",
+                 "unknown.weight",
                  "encoder.layer.0.intermediate.dense.weight: checkpoint (65, 32), "
                  "expected (64, 32)"):
         assert text in message

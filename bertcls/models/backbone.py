@@ -1,55 +1,21 @@
 """`BertBackbone`: a Keras 3 BERT encoder that loads Hugging Face checkpoints exactly.
 
-Built from keras-hub's `TransformerEncoder` and `PositionEmbedding` layers with
-the activation BERT was trained with (exact erf GELU for Hugging Face's
-`"gelu"`), in `keras.ops` only, so it runs on the TensorFlow and JAX backends.
+BERT is the shared encoder stack (`bertcls.models.encoder`) as it is: word + absolute
+position + token type embeddings, post-norm layers with the activation BERT was trained
+with (exact erf GELU for Hugging Face's `"gelu"`), and the pooler.
 """
 
-import json
-import numbers
-import os
-
 import keras
-from keras_hub.layers import PositionEmbedding, TransformerEncoder
 
-from bertcls.models.activations import get_activation
-from bertcls.models.checkpoints import (hf_config_to_kwargs, kwargs_to_hf_config, load_backbone,
-                                        save_backbone)
-
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-
-
-@keras.saving.register_keras_serializable(package="bertcls")
-class BertTransformerLayer(TransformerEncoder):
-    """keras-hub's post-norm `TransformerEncoder` with a separate attention dropout.
-
-    BERT drops attention probabilities at `attention_probs_dropout_prob` and
-    hidden states at `hidden_dropout_prob`; keras-hub uses one rate for both.
-
-    Args:
-        attention_dropout: dropout rate on the attention probabilities.
-        **kwargs: passed to `keras_hub.layers.TransformerEncoder`.
-    """
-
-    def __init__(self, attention_dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.attention_dropout = attention_dropout
-
-    def build(self, inputs_shape):
-        super().build(inputs_shape)
-        # keras.layers.MultiHeadAttention reads `_dropout` at call time and
-        # holds its dropout layer from build; set both to the attention rate.
-        self._self_attention_layer._dropout = self.attention_dropout
-        self._self_attention_layer._dropout_layer.rate = self.attention_dropout
-
-    def get_config(self):
-        config = super().get_config()
-        config["attention_dropout"] = self.attention_dropout
-        return config
+from bertcls.models.checkpoints import (POOLER_NAMES, SKIPPED_PREFIXES, hf_config_to_kwargs,
+                                        kwargs_to_hf_config)
+from bertcls.models.encoder import (BERT_LAYER_NAMES, BertTransformerLayer,  # noqa: F401
+                                    EncoderBackbone, dense_weights, layer_weights,
+                                    read_hf_config)
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
-class BertBackbone(keras.Model):
+class BertBackbone(EncoderBackbone):
     """A BERT encoder with Hugging Face `BertModel` semantics.
 
     Embeddings (word + absolute position + token type, LayerNorm, dropout),
@@ -101,6 +67,12 @@ class BertBackbone(keras.Model):
     ((1, 5, 8), (1, 8))
     """
 
+    model_type = "bert"
+    hf_prefix = "bert"
+    hf_architecture = "Bert"
+    skipped_prefixes = SKIPPED_PREFIXES
+    pooler_names = POOLER_NAMES
+
     def __init__(
         self,
         vocabulary_size,
@@ -118,138 +90,21 @@ class BertBackbone(keras.Model):
         dtype=None,
         **kwargs,
     ):
-        activation = get_activation(hidden_act)
-        sizes = dict(vocabulary_size=vocabulary_size, num_layers=num_layers,
-                     num_heads=num_heads, hidden_size=hidden_size,
-                     intermediate_size=intermediate_size,
-                     max_sequence_length=max_sequence_length,
-                     type_vocab_size=type_vocab_size)
-        for name, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, received {value!r}.")
-        if hidden_size % num_heads:
-            raise ValueError(
-                f"hidden_size must be a multiple of num_heads; received "
-                f"hidden_size={hidden_size}, num_heads={num_heads}.")
-
-        def initializer():
-            return keras.initializers.TruncatedNormal(stddev=initializer_range)
-
-        # === Layers ===
-        self.token_embedding = keras.layers.Embedding(
-            vocabulary_size, hidden_size, embeddings_initializer=initializer(),
-            dtype=dtype, name="token_embedding")
-        self.position_embedding = PositionEmbedding(
-            sequence_length=max_sequence_length, initializer=initializer(),
-            dtype=dtype, name="position_embedding")
-        self.token_type_embedding = keras.layers.Embedding(
-            type_vocab_size, hidden_size, embeddings_initializer=initializer(),
-            dtype=dtype, name="token_type_embedding")
-        self.embeddings_add = keras.layers.Add(dtype=dtype, name="embeddings_add")
-        self.embeddings_layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=dtype, name="embeddings_layer_norm")
-        self.embeddings_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="embeddings_dropout")
-        self.transformer_layers = [
-            BertTransformerLayer(
-                num_heads=num_heads,
-                intermediate_dim=intermediate_size,
-                activation=activation,
-                dropout=dropout,
-                attention_dropout=attention_dropout,
-                layer_norm_epsilon=layer_norm_epsilon,
-                kernel_initializer=initializer(),
-                dtype=dtype,
-                name=f"transformer_layer_{i}",
-            )
-            for i in range(num_layers)
-        ]
-        self.pooler_dense = keras.layers.Dense(
-            hidden_size, activation="tanh", kernel_initializer=initializer(),
-            dtype=dtype, name="pooler_dense")
-
-        # === Functional Model ===
-        input_ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
-        attention_mask = keras.Input(shape=(None,), dtype="int32", name="attention_mask")
-        token_type_ids = keras.Input(shape=(None,), dtype="int32", name="token_type_ids")
-        tokens = self.token_embedding(input_ids)
-        x = self.embeddings_add([
-            tokens,
-            self.position_embedding(tokens),
-            self.token_type_embedding(token_type_ids),
-        ])
-        x = self.embeddings_layer_norm(x)
-        x = self.embeddings_dropout(x)
-        for layer in self.transformer_layers:
-            x = layer(x, padding_mask=attention_mask)
-        pooled = self.pooler_dense(x[:, 0, :])
-        super().__init__(
-            inputs={
-                "input_ids": input_ids,
-                "attention_mask": attention_mask,
-                "token_type_ids": token_type_ids,
-            },
-            outputs={"sequence_output": x, "pooled_output": pooled},
-            dtype=dtype,
-            **kwargs,
-        )
+        self._build_stack(
+            vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
+            hidden_size=hidden_size, intermediate_size=intermediate_size,
+            hidden_act=hidden_act, dropout=dropout, attention_dropout=attention_dropout,
+            max_sequence_length=max_sequence_length, type_vocab_size=type_vocab_size,
+            layer_norm_epsilon=layer_norm_epsilon, initializer_range=initializer_range,
+            dtype=dtype, **kwargs)
 
         # === Config ===
-        # Functional models keep no dtype policy of their own: remember the argument.
-        self._dtype_argument = dtype
-        self.vocabulary_size = vocabulary_size
-        self.num_layers = num_layers
-        self.num_heads = num_heads
-        self.hidden_size = hidden_size
-        self.intermediate_size = intermediate_size
-        self.hidden_act = hidden_act
-        self.dropout = dropout
-        self.attention_dropout = attention_dropout
-        self.max_sequence_length = max_sequence_length
-        self.type_vocab_size = type_vocab_size
-        self.layer_norm_epsilon = layer_norm_epsilon
-        self.initializer_range = initializer_range
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_size": self.hidden_size,
-            "intermediate_size": self.intermediate_size,
-            "hidden_act": self.hidden_act,
-            "dropout": self.dropout,
-            "attention_dropout": self.attention_dropout,
-            "max_sequence_length": self.max_sequence_length,
-            "type_vocab_size": self.type_vocab_size,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "initializer_range": self.initializer_range,
-            "dtype": (keras.dtype_policies.serialize(self._dtype_argument)
-                      if isinstance(self._dtype_argument, keras.DTypePolicy)
-                      else self._dtype_argument),
-        }
-
-    def call(self, inputs, training=None, mask=None):
-        # Keep only the three id tensors (the encoder may add `offsets`):
-        # Functional would otherwise match extra dict entries by position.
-        if isinstance(inputs, dict):
-            inputs = {k: inputs[k] for k in INPUT_NAMES if k in inputs}
-            length = getattr(inputs.get("input_ids"), "shape", (None,))[-1]
-            if length is not None and length > self.max_sequence_length:
-                raise ValueError(
-                    f"Sequence length {length} exceeds max_sequence_length "
-                    f"{self.max_sequence_length} (the number of position embeddings); "
-                    f"truncate inputs (FeatureEncoder max_seq_len).")
-        return super().call(inputs, training=training, mask=mask)
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        self._set_config(dict(
+            vocabulary_size=vocabulary_size, num_layers=num_layers, num_heads=num_heads,
+            hidden_size=hidden_size, intermediate_size=intermediate_size,
+            hidden_act=hidden_act, dropout=dropout, attention_dropout=attention_dropout,
+            max_sequence_length=max_sequence_length, type_vocab_size=type_vocab_size,
+            layer_norm_epsilon=layer_norm_epsilon, initializer_range=initializer_range))
 
     # === Hugging Face config.json ===
 
@@ -278,19 +133,25 @@ class BertBackbone(keras.Model):
         >>> backbone.hidden_size
         8
         """
-        if isinstance(config, (str, os.PathLike)):
-            path = os.fspath(config)
-            if os.path.isdir(path):
-                path = os.path.join(path, "config.json")
-            with open(path, encoding="utf-8") as f:
-                config = json.load(f)
-        kwargs = hf_config_to_kwargs(config)
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        return super().from_hf_config(read_hf_config(config), **overrides)
 
-    def to_hf_config(self):
-        """The Hugging Face `config.json` dict describing this backbone."""
-        return kwargs_to_hf_config(self.get_config())
+    @classmethod
+    def hf_config_to_kwargs(cls, config):
+        """`config.json` dict -> constructor arguments (see `checkpoints.hf_config_to_kwargs`)."""
+        return hf_config_to_kwargs(config)
+
+    @staticmethod
+    def kwargs_to_hf_config(kwargs):
+        """`get_config()` -> the Hugging Face `config.json` dict."""
+        return kwargs_to_hf_config(kwargs)
+
+    def hf_weight_map(self):
+        """Hugging Face `BertModel` weight name -> `Weight` for every variable."""
+        weights = self._embedding_weights()
+        weights.update(dense_weights(self.pooler_dense, "pooler.dense"))
+        for i, layer in enumerate(self.transformer_layers):
+            weights.update(layer_weights(layer, f"encoder.layer.{i}.", BERT_LAYER_NAMES))
+        return weights
 
     # === Checkpoints ===
 
@@ -326,7 +187,7 @@ class BertBackbone(keras.Model):
         >>> BertBackbone.from_preset(directory).num_layers
         1
         """
-        return load_backbone(cls, preset, **overrides)
+        return super().from_preset(preset, **overrides)
 
     def save_pretrained(self, directory, encoder=None):
         """Write this backbone as a Hugging Face BERT checkpoint.
@@ -354,4 +215,4 @@ class BertBackbone(keras.Model):
         >>> sorted(os.listdir(directory))
         ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']
         """
-        return save_backbone(self, directory, encoder=encoder)
+        return super().save_pretrained(directory, encoder=encoder)

@@ -1,10 +1,11 @@
-"""Hugging Face BERT checkpoints: config mapping, weight names, reading and writing.
+"""Hugging Face checkpoints: config mapping, reading, weight assignment and writing.
 
 Reads `model.safetensors` with safetensors' numpy API and `pytorch_model.bin`
-with `bertcls.models.torch_bin` (no torch, no pickle code executed), maps
-`BertModel` weight names onto `BertBackbone` variables, converts keras-hub BERT
-presets, and writes `config.json` + `model.safetensors` (+ tokenizer files)
-that `transformers.BertModel.from_pretrained` loads.
+with `bertcls.models.torch_bin` (no torch, no pickle code executed), maps a
+family's Hugging Face weight names (its backbone's `hf_weight_map()`) onto the
+backbone's variables, converts keras-hub BERT presets, and writes `config.json` +
+`model.safetensors` (+ tokenizer files) that `transformers.AutoModel.from_pretrained`
+loads. The BERT config mapping lives here; the other families' in their modules.
 """
 
 import json
@@ -37,11 +38,16 @@ HF_CONFIG_KEYS = {
 }
 REQUIRED_HF_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
                     "num_attention_heads", "intermediate_size")
-SUPPORTED_MODEL_TYPES = ("bert",)
+# Every family bertcls loads (`bertcls.backbone_from_preset` dispatches on these).
+MODEL_TYPES = ("bert", "roberta", "xlm-roberta", "electra", "albert", "distilbert")
 
 
-def hf_config_to_kwargs(config):
+def hf_config_to_kwargs(config, model_type="bert", embedding_size=False):
     """Map a Hugging Face BERT `config.json` dict to `BertBackbone` arguments.
+
+    RoBERTa, XLM-R and ELECTRA configs share BERT's keys: their modules call this with
+    their `model_type` (and ELECTRA with `embedding_size=True`, which allows and maps
+    `embedding_size`).
 
     Keys the backbone does not need (tokenizer ids, `architectures`,
     `torch_dtype`, ...) are ignored; keys that would change the computation
@@ -66,25 +72,53 @@ def hf_config_to_kwargs(config):
     ...     "intermediate_size": 16})["num_layers"]
     1
     """
+    check_hf_config(config, REQUIRED_HF_KEYS, model_type)
+    kwargs = {arg: config[key] for key, arg in HF_CONFIG_KEYS.items() if key in config}
+    if embedding_size:
+        kwargs["embedding_size"] = config.get("embedding_size", config["hidden_size"])
+    elif config.get("embedding_size", config["hidden_size"]) != config["hidden_size"]:
+        raise ValueError(
+            f"Unsupported embedding_size {config['embedding_size']}; it must equal "
+            f"hidden_size ({config['hidden_size']}).")
+    return kwargs
+
+
+def check_hf_config(config, required, model_type, activation_key="hidden_act",
+                    default_activation="gelu"):
+    """The checks every family's config mapping shares.
+
+    Args:
+        config: dict loaded from `config.json`.
+        required: keys that must be present.
+        model_type: the family's `model_type`; a config without one is taken as it.
+        activation_key, default_activation: where the activation name is and its default.
+
+    Raises:
+        ValueError: `config` is not a dict, lacks a required key, names another
+            `model_type`, an unsupported activation or position embedding type, or is
+            a decoder.
+    """
     if not isinstance(config, dict):
         raise ValueError(
             f"A Hugging Face config must be a dict (config.json), received "
             f"{type(config).__name__}.")
-    missing = [k for k in REQUIRED_HF_KEYS if k not in config]
+    missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(
-            f"config.json lacks required BERT keys {missing}; received keys "
+            f"config.json lacks required {model_type} keys {missing}; received keys "
             f"{sorted(config)}.")
-    model_type = config.get("model_type", "bert")
-    if model_type not in SUPPORTED_MODEL_TYPES:
+    found = config.get("model_type", model_type)
+    if found != model_type:
+        hint = ("load it with bertcls.backbone_from_preset, which picks the family"
+                if found in MODEL_TYPES else
+                f"bertcls loads the model types {', '.join(MODEL_TYPES)}")
         raise ValueError(
-            f"Unsupported model_type {model_type!r}; accepted values are "
-            f"{SUPPORTED_MODEL_TYPES} (RoBERTa/ELECTRA/ALBERT differ in "
-            f"embeddings and are not loaded as BERT).")
-    hidden_act = config.get("hidden_act", "gelu")
+            f"Unsupported model_type {found!r} for a {model_type} backbone "
+            f"(accepted: {model_type!r}); {hint}.")
+    hidden_act = config.get(activation_key, default_activation)
     if hidden_act not in HIDDEN_ACTIVATIONS:
         raise ValueError(
-            f"Unsupported hidden_act {hidden_act!r}; accepted values are "
+            f"Unsupported {activation_key} {hidden_act!r}; accepted values are "
             f"{', '.join(HIDDEN_ACTIVATIONS)}.")
     position_type = config.get("position_embedding_type", "absolute")
     if position_type != "absolute":
@@ -96,21 +130,15 @@ def hf_config_to_kwargs(config):
             raise ValueError(
                 f"Unsupported {flag}={config[flag]!r}; only the bidirectional "
                 f"encoder (False) is implemented.")
-    embedding_size = config.get("embedding_size", config["hidden_size"])
-    if embedding_size != config["hidden_size"]:
-        raise ValueError(
-            f"Unsupported embedding_size {embedding_size}; it must equal "
-            f"hidden_size ({config['hidden_size']}).")
-    return {arg: config[key] for key, arg in HF_CONFIG_KEYS.items() if key in config}
 
 
-def kwargs_to_hf_config(kwargs):
-    """Map `BertBackbone.get_config()` to a Hugging Face `config.json` dict."""
+def kwargs_to_hf_config(kwargs, model_type="bert", architecture="BertModel", pad_token_id=0):
+    """Map `BertBackbone.get_config()` (or RoBERTa's, ELECTRA's) to a `config.json` dict."""
     config = {
-        "architectures": ["BertModel"],
-        "model_type": "bert",
+        "architectures": [architecture],
+        "model_type": model_type,
         "position_embedding_type": "absolute",
-        "pad_token_id": 0,
+        "pad_token_id": pad_token_id,
     }
     for key, arg in HF_CONFIG_KEYS.items():
         config[key] = kwargs[arg]
@@ -162,15 +190,26 @@ def read_checkpoint(directory):
 
 # === Weight names ===
 
-# Checkpoint entries that are not backbone weights and are skipped (logged once):
-# BertForPreTraining's heads and the position_ids buffer older checkpoints carry.
+# Checkpoint entries that are not backbone weights, skipped (logged once) by every family:
+# the position_ids / token_type_ids buffers older checkpoints carry and the task heads of
+# transformers' *ForSequenceClassification / *ForTokenClassification / *ForQuestionAnswering
+# (so a fine-tuned checkpoint, or a bertcls task's `save_pretrained`, loads as a backbone).
+SKIPPED_NAMES = ("embeddings.position_ids", "embeddings.token_type_ids")
+HEAD_PREFIXES = ("classifier.", "pre_classifier.", "qa_outputs.")
+# BERT's pre-training heads (kept for BertBackbone.skipped_prefixes).
 SKIPPED_PREFIXES = ("cls.predictions.", "cls.seq_relationship.")
-SKIPPED_NAMES = ("embeddings.position_ids",)
 POOLER_NAMES = ("pooler.dense.weight", "pooler.dense.bias")
 
 
-class _Weight:
-    """One Hugging Face tensor <-> one Keras variable, with the layout change."""
+class Weight:
+    """One Hugging Face tensor <-> one Keras variable, with the layout change.
+
+    Args:
+        variable: the Keras variable.
+        kind: `"same"` (embeddings, biases, LayerNorm), `"linear"` (a dense kernel:
+            transposed), `"qkv_kernel"` / `"qkv_bias"` (keras' per-head attention
+            projections) or `"attention_output"`.
+    """
 
     def __init__(self, variable, kind="same"):
         self.variable = variable
@@ -212,46 +251,25 @@ class _Weight:
         return (shape[2], shape[0] * shape[1])
 
 
+_Weight = Weight  # the name before the families
+
+
 def weight_map(backbone):
-    """Hugging Face `BertModel` weight name -> `_Weight` for every backbone variable."""
-    weights = {
-        "embeddings.word_embeddings.weight": _Weight(backbone.token_embedding.embeddings),
-        "embeddings.position_embeddings.weight":
-            _Weight(backbone.position_embedding.position_embeddings),
-        "embeddings.token_type_embeddings.weight":
-            _Weight(backbone.token_type_embedding.embeddings),
-        "embeddings.LayerNorm.weight": _Weight(backbone.embeddings_layer_norm.gamma),
-        "embeddings.LayerNorm.bias": _Weight(backbone.embeddings_layer_norm.beta),
-        "pooler.dense.weight": _Weight(backbone.pooler_dense.kernel, "linear"),
-        "pooler.dense.bias": _Weight(backbone.pooler_dense.bias),
-    }
-    for i, layer in enumerate(backbone.transformer_layers):
-        hf = f"encoder.layer.{i}."
-        attention = layer._self_attention_layer
-        for part, dense in (("query", attention._query_dense), ("key", attention._key_dense),
-                            ("value", attention._value_dense)):
-            weights[f"{hf}attention.self.{part}.weight"] = _Weight(dense.kernel, "qkv_kernel")
-            weights[f"{hf}attention.self.{part}.bias"] = _Weight(dense.bias, "qkv_bias")
-        blocks = (
-            ("attention.output.dense", attention._output_dense, "attention_output"),
-            ("intermediate.dense", layer._feedforward_intermediate_dense, "linear"),
-            ("output.dense", layer._feedforward_output_dense, "linear"),
-        )
-        for name, dense, kind in blocks:
-            weights[f"{hf}{name}.weight"] = _Weight(dense.kernel, kind)
-            weights[f"{hf}{name}.bias"] = _Weight(dense.bias)
-        for name, norm in (("attention.output.LayerNorm", layer._self_attention_layer_norm),
-                           ("output.LayerNorm", layer._feedforward_layer_norm)):
-            weights[f"{hf}{name}.weight"] = _Weight(norm.gamma)
-            weights[f"{hf}{name}.bias"] = _Weight(norm.beta)
-    return weights
+    """Hugging Face base-model weight name -> `Weight` for every backbone variable."""
+    return backbone.hf_weight_map()
 
 
-def normalize_names(state):
-    """Strip the `bert.` prefix and rename legacy `LayerNorm.gamma/beta` to weight/bias."""
+def family_name(backbone):
+    return getattr(backbone, "model_type", None) or "bert"
+
+
+def normalize_names(state, prefix="bert"):
+    """Strip the base-model prefix (`bert.`, `roberta.`, ...) and rename legacy
+    `LayerNorm.gamma/beta` to weight/bias."""
     normalized = {}
+    head = prefix + "."
     for name, value in state.items():
-        new = name[len("bert."):] if name.startswith("bert.") else name
+        new = name[len(head):] if name.startswith(head) else name
         if new.endswith("LayerNorm.gamma"):
             new = new[: -len("gamma")] + "weight"
         elif new.endswith("LayerNorm.beta"):
@@ -263,35 +281,37 @@ def normalize_names(state):
 
 
 def set_hf_weights(backbone, state):
-    """Assign Hugging Face `BertModel` / `BertForPreTraining` tensors to `backbone`.
+    """Assign a Hugging Face checkpoint's tensors to `backbone`.
 
     Args:
-        backbone: a `BertBackbone` built with the checkpoint's config.
+        backbone: a backbone (`BertBackbone`, `RobertaBackbone`, ...) built with the
+            checkpoint's config.
         state: dict of weight name -> numpy array (`read_checkpoint`).
 
     Raises:
         ValueError: listing every missing, unexpected and shape-mismatched
-            weight. Pre-training heads (`cls.predictions.*`,
-            `cls.seq_relationship.*`) and the `embeddings.position_ids`
-            buffer are skipped with one log line; a checkpoint without the
-            pooler keeps the pooler's random initialisation, with a warning
-            (as transformers does).
+            weight. The family's pre-training heads (`backbone.skipped_prefixes`, e.g.
+            BERT's `cls.predictions.*`), task heads (`classifier.*`, ...) and the
+            `embeddings.position_ids` buffer are skipped with one log line; a
+            checkpoint without the pooler keeps the pooler's random initialisation,
+            with a warning (as transformers does).
     """
-    state = normalize_names(state)
+    state = normalize_names(state, backbone.hf_prefix)
     weights = weight_map(backbone)
-    skipped = sorted(n for n in state
-                     if n.startswith(SKIPPED_PREFIXES) or n in SKIPPED_NAMES)
+    skip = tuple(backbone.skipped_prefixes) + HEAD_PREFIXES
+    skipped = sorted(n for n in state if n.startswith(skip) or n in SKIPPED_NAMES)
     missing = [n for n in weights if n not in state]
-    no_pooler = all(n in missing for n in POOLER_NAMES)
+    pooler = tuple(backbone.pooler_names)
+    no_pooler = bool(pooler) and all(n in missing for n in pooler)
     if no_pooler:
-        missing = [n for n in missing if n not in POOLER_NAMES]
+        missing = [n for n in missing if n not in pooler]
     unexpected = sorted(n for n in state if n not in weights and n not in skipped)
     mismatched = [f"{n}: checkpoint {tuple(state[n].shape)}, expected {w.hf_shape()}"
                   for n, w in weights.items()
                   if n in state and tuple(state[n].shape) != w.hf_shape()]
     if missing or unexpected or mismatched:
         raise ValueError(
-            "Checkpoint does not match the BERT config. "
+            f"Checkpoint does not match the {family_name(backbone)} config. "
             f"Missing weights: {missing or 'none'}. "
             f"Unexpected weights: {unexpected or 'none'}. "
             f"Shape mismatches: {mismatched or 'none'}.")
@@ -300,21 +320,28 @@ def set_hf_weights(backbone, state):
                     len(skipped), ", ".join(skipped))
     if no_pooler:
         logger.warning("The checkpoint has no pooler weights (%s); pooled_output uses a "
-                       "randomly initialised pooler.", ", ".join(POOLER_NAMES))
+                       "randomly initialised pooler.", ", ".join(pooler))
     for name, weight in weights.items():
         if name in state:
             value = weight.to_keras(np.asarray(state[name], dtype=np.float32))
             weight.variable.assign(value)
 
 
-def get_hf_weights(backbone):
-    """The backbone's weights as Hugging Face `BertModel` float32 tensors."""
+def get_hf_weights(backbone, prefix="", pooler=True):
+    """The backbone's weights as Hugging Face float32 tensors.
+
+    Args:
+        backbone: a family backbone.
+        prefix: prepended to every name (`"roberta."` in a task checkpoint).
+        pooler: include the pooler's weights (task classes without a pooler leave it out).
+    """
     import keras
 
-    return {name: np.ascontiguousarray(
+    skip = () if pooler else tuple(backbone.pooler_names)
+    return {prefix + name: np.ascontiguousarray(
                 weight.to_hf(keras.ops.convert_to_numpy(weight.variable.value)),
                 dtype=np.float32)
-            for name, weight in weight_map(backbone).items()}
+            for name, weight in weight_map(backbone).items() if name not in skip}
 
 
 # === Presets ===
@@ -327,16 +354,16 @@ def is_keras_hub_preset(config):
 
 
 def load_backbone(cls, preset, **overrides):
-    """Implementation of `BertBackbone.from_preset` (see there)."""
+    """Implementation of the backbones' `from_preset` (see `EncoderBackbone.from_preset`)."""
     directory = resolve_preset(preset)
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):
         raise ValueError(f"No config.json in preset directory {directory}.")
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
-    if is_keras_hub_preset(config):
+    if is_keras_hub_preset(config) and cls.model_type == "bert":
         return _load_keras_hub(cls, directory, config, overrides)
-    kwargs = hf_config_to_kwargs(config)
+    kwargs = cls.hf_config_to_kwargs(config)
     kwargs.update(overrides)
     backbone = cls(**kwargs)
     set_hf_weights(backbone, read_checkpoint(directory))
@@ -387,7 +414,7 @@ def _load_keras_hub(cls, directory, config, overrides):
 # === Writing back ===
 
 def save_backbone(backbone, directory, encoder=None):
-    """Implementation of `BertBackbone.save_pretrained` (see there)."""
+    """Implementation of the backbones' `save_pretrained`."""
     from safetensors.numpy import save_file
 
     os.makedirs(directory, exist_ok=True)

@@ -1,0 +1,77 @@
+"""`backbone_from_preset`: the family backbone a Hugging Face directory's `model_type` names."""
+
+import json
+import os
+
+from bertcls.hub import resolve_preset
+from bertcls.models.albert import AlbertBackbone
+from bertcls.models.backbone import BertBackbone
+from bertcls.models.checkpoints import MODEL_TYPES, is_keras_hub_preset
+from bertcls.models.distilbert import DistilBertBackbone
+from bertcls.models.electra import ElectraBackbone
+from bertcls.models.roberta import RobertaBackbone, XLMRobertaBackbone
+
+# config.json `model_type` -> backbone class.
+FAMILIES = {cls.model_type: cls for cls in (
+    BertBackbone, RobertaBackbone, XLMRobertaBackbone, ElectraBackbone, AlbertBackbone,
+    DistilBertBackbone)}
+assert tuple(FAMILIES) == MODEL_TYPES
+
+
+def backbone_class(config):
+    """The backbone class for a `config.json` dict (no `model_type` means BERT).
+
+    Raises:
+        ValueError: `model_type` names a family bertcls does not implement (the message
+            lists the ones it does).
+    """
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"A Hugging Face config must be a dict (config.json), received "
+            f"{type(config).__name__}.")
+    model_type = config.get("model_type", "bert")
+    if model_type not in FAMILIES:
+        raise ValueError(
+            f"Unsupported model_type {model_type!r}; bertcls implements "
+            f"{', '.join(FAMILIES)}.")
+    return FAMILIES[model_type]
+
+
+def backbone_from_preset(preset, **overrides):
+    """Load the pretrained backbone of whichever family a preset holds.
+
+    Reads `config.json`'s `model_type` (`bert`, `roberta`, `xlm-roberta`, `electra`,
+    `albert`, `distilbert`; a keras-hub BERT preset is BERT) and calls that family's
+    `from_preset`.
+
+    Args:
+        preset: a local Hugging Face directory or a Hub id such as `"klue/roberta-base"`.
+        **overrides: constructor arguments replacing the checkpoint's.
+
+    Returns:
+        A `BertBackbone`, `RobertaBackbone`, `XLMRobertaBackbone`, `ElectraBackbone`,
+        `AlbertBackbone` or `DistilBertBackbone` holding the checkpoint's weights.
+
+    Raises:
+        bertcls.PresetError: the preset cannot be found.
+        ValueError: no `config.json`, an unsupported `model_type` (the message lists the
+            supported ones), or weights that do not match the config.
+
+    Example:
+
+    >>> import tempfile
+    >>> from bertcls import ElectraBackbone
+    >>> directory = tempfile.mkdtemp()
+    >>> _ = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2, hidden_size=8,
+    ...                     intermediate_size=16, embedding_size=4).save_pretrained(directory)
+    >>> type(backbone_from_preset(directory)).__name__
+    'ElectraBackbone'
+    """
+    directory = resolve_preset(preset)
+    config_path = os.path.join(directory, "config.json")
+    if not os.path.exists(config_path):
+        raise ValueError(f"No config.json in preset directory {directory}.")
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    cls = BertBackbone if is_keras_hub_preset(config) else backbone_class(config)
+    return cls.from_preset(directory, **overrides)
