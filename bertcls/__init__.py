@@ -41,7 +41,7 @@ from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategor
 
 # === Training and running ===
 from bertcls.training.pipeline import encode_texts, make_dataset, validation_split
-from bertcls.training.callbacks import BackupAndRestore
+from bertcls.training.callbacks import BackupAndRestore, BackupError
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                          process_shard, set_mixed_precision)
 from bertcls.training.export import export_text_model
@@ -105,6 +105,7 @@ __all__ = [
     "spearman",
     # Running
     "BackupAndRestore",
+    "BackupError",
     "DeviceNotFoundError",
     "Runtime",
     "get_strategy",

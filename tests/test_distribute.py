@@ -176,22 +176,27 @@ def test_backup_and_restore_resumes_after_repeated_kills(tmp_path):
         killed = subprocess.run(argv + ["1", "2"], env=env, cwd=REPO, capture_output=True,
                                 text=True, timeout=TIMEOUT)
         assert killed.returncode == 17, killed.stderr[-4000:]
-    run_together([(argv, env)])
+    uninterrupted = tmp_path / "uninterrupted.jsonl"
+    run_together([(argv, env), (argv[:2] + [str(tmp_path / "other"), str(uninterrupted)], env)])
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    begins = [e for e in events if e["event"] == "train_begin"]
-    ends = [e["epoch"] for e in events if e["event"] == "epoch_end"]
+    begins = [i for i, e in enumerate(events) if e["event"] == "train_begin"]
+    last_run = events[begins[-1]:]
     finished = events[-1]
 
-    # 4 steps an epoch; backups every 2. Each start resumes from the last backup, not epoch 0:
-    # run 2 after epoch 0 + 2 steps, run 3 after those 6 + 2 steps of the re-run epoch 1.
-    assert [b["iterations"] for b in begins] == [0, 6, 8]
-    starts = [e["epoch"] for e, before in zip(events[1:], events) if before["event"] ==
-              "train_begin"]
-    assert starts == [0, 1, 1]
+    # 4 steps an epoch; backups every 2. Each start resumes from the last backup (epoch 0 and
+    # 2 steps of epoch 1 = 6 steps), skipping the 2 batches of epoch 1 that backup has seen.
+    assert [events[i]["iterations"] for i in begins] == [0, 6, 6]
+    assert [events[i + 1]["epoch"] for i in begins] == [0, 1, 1]
+    steps = [(e["epoch"], e["batch"], e["iterations"]) for e in last_run
+             if e["event"] == "batch_end"]
+    assert steps[:4] == [(1, 0, 6), (1, 1, 6), (1, 2, 7), (1, 3, 8)]  # 0, 1 skipped, no step
+    assert [s[2] for s in steps[2:]] == list(range(7, 17))  # then one step per batch
     assert finished["event"] == "finished" and finished["epochs"] == [1, 2, 3]
-    assert sorted(set(ends)) == [0, 1, 2, 3] and len(ends) == 4  # each epoch completed once
-    assert finished["iterations"] == 8 + 3 * 4
+    assert finished["iterations"] == 4 * 4  # no optimizer step repeated or lost
     assert not backup.exists()  # deleted once training completed
+    # ... and the same weights as the run that was never killed.
+    reference = load_weights(str(uninterrupted) + ".npz")
+    assert max_difference(load_weights(str(log) + ".npz"), reference) < 1e-6
 
 
 @tensorflow_only

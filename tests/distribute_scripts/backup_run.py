@@ -2,7 +2,8 @@
 
 Usage: python backup_run.py BACKUP_DIR LOG_FILE [EPOCH BATCH]
 With EPOCH and BATCH (0-based) the process calls os._exit at the end of that batch. Each
-event is appended to LOG_FILE as one JSON line, so the test reads all runs back.
+event is appended to LOG_FILE as one JSON line, so the test reads all runs back; a run that
+finishes saves its weights to LOG_FILE.npz.
 """
 
 import json
@@ -10,6 +11,7 @@ import os
 import sys
 
 import keras
+import numpy as np
 from common import GLOBAL_BATCH, compile_tiny, tiny_classifier, toy_data
 
 from bertcls import BackupAndRestore
@@ -30,13 +32,16 @@ class Events(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         # Runs after BackupAndRestore (earlier in the list) has restored the backup.
-        log(event="train_begin", iterations=int(self.model.optimizer.iterations.numpy()))
+        log(event="train_begin",
+            iterations=int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         log(event="epoch_begin", epoch=epoch)
 
     def on_train_batch_end(self, batch, logs=None):
+        log(event="batch_end", epoch=self.epoch, batch=batch,
+            iterations=int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)))
         if kill_at == (self.epoch, batch):
             log(event="killed", epoch=self.epoch, batch=batch)
             os._exit(17)
@@ -50,4 +55,6 @@ model = tiny_classifier()
 compile_tiny(model)
 history = model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
                     callbacks=[BackupAndRestore(backup_dir, save_freq=SAVE_FREQ), Events()])
-log(event="finished", epochs=history.epoch, iterations=int(model.optimizer.iterations.numpy()))
+log(event="finished", epochs=history.epoch,
+    iterations=int(keras.ops.convert_to_numpy(model.optimizer.iterations)))
+np.savez(log_file + ".npz", *[np.asarray(w) for w in model.get_weights()])
