@@ -148,3 +148,57 @@ def test_tagger_says_it_takes_no_pairs():
                         encoder=FeatureEncoder(VOCAB, max_seq_len=16))
     with pytest.raises(ValueError, match="does not take sentence pairs"):
         tagger.predict_texts((["good"], ["bad"]))
+
+
+# === Labels by name (NLI) ===
+
+NLI = ["entailment", "neutral", "contradiction"]
+
+
+def test_labels_by_name_are_saved_and_predicted(tmp_path):
+    model = BertClassifier(tiny_backbone(), labels=NLI, encoder=FeatureEncoder(VOCAB,
+                                                                               max_seq_len=24))
+    assert model.num_classes == 3 and model.labels == NLI
+    model.compile()
+    (a, b), names = pairs_of(12, seed=6), [NLI[i % 3] for i in range(12)]
+    ids = model.label_ids(names)
+    assert ids.tolist() == [i % 3 for i in range(12)]
+    model.fit(make_dataset((a, b), ids, encoder=model.encoder, batch_size=4), verbose=0)
+    result = model.predict_texts((a, b))
+    assert result["labels"].tolist() == [NLI[i] for i in result["probabilities"].argmax(-1)]
+    label, probabilities = model.predict_text((a[0], b[0]))
+    assert type(label) is str and label == NLI[int(np.argmax(probabilities))]
+    path = tmp_path / "nli.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.labels == NLI and loaded.get_config()["labels"] == NLI
+    assert loaded.predict_texts((a, b))["labels"].tolist() == result["labels"].tolist()
+
+
+def test_binary_and_multi_label_names():
+    binary = BertClassifier(tiny_backbone(), labels=["negative", "positive"],
+                            encoder=FeatureEncoder(VOCAB, max_seq_len=16))
+    assert binary.binary
+    result = binary.predict_texts(["good", "bad"], threshold=0.0)
+    assert result["labels"].tolist() == ["positive", "positive"]
+    multi = BertClassifier(tiny_backbone(), labels=["x", "y", "z"], multi_label=True,
+                           encoder=FeatureEncoder(VOCAB, max_seq_len=16))
+    np.testing.assert_array_equal(multi.label_ids([["x", "z"], []]), [[1, 0, 1], [0, 0, 0]])
+    assert multi.predict_texts(["good"], threshold=0.0)["labels"] == [["x", "y", "z"]]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: BertClassifier(tiny_backbone(), num_classes=2, labels=NLI), "disagrees"),
+    (lambda: BertClassifier(tiny_backbone(), labels=["a", "a"]), "distinct"),
+    (lambda: BertClassifier(tiny_backbone(), labels="abc"), "list of label names"),
+    (lambda: BertClassifier(tiny_backbone(), labels=NLI).label_ids(["maybe"]),
+     "Unknown label 'maybe'"),
+    (lambda: BertClassifier(tiny_backbone()).label_ids(["a"]), "no label names"),
+    (lambda: BertClassifier(tiny_backbone(), labels=NLI).fit(
+        {k: np.zeros((2, 4), "int32") for k in ("input_ids", "attention_mask",
+                                                "token_type_ids")}, np.array(NLI[:2])),
+     r"model.label_ids\(names\)"),
+])
+def test_label_name_errors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

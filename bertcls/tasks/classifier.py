@@ -25,6 +25,10 @@ class BertClassifier(Task):
     - multi-label (`multi_label=True`): one sigmoid per class, binary cross-entropy.
       Labels: 0/1 (or probabilities), shape `(batch, num_classes)`.
 
+    Sentence pairs (NLI, paraphrase) are the same model on `[CLS] a [SEP] b [SEP]`: pass a
+    tuple `(texts_a, texts_b)` to `make_dataset` and `predict_texts`, and name the classes
+    with `labels=`.
+
     `fit` (training and `validation_data`) and `evaluate` check labels before running:
     numpy/list labels in full, a `tf.data.Dataset`'s label dtype and its first batch. Wrong shape,
     non-numeric dtype, NaN, fractions for class ids and out-of-range values raise
@@ -33,7 +37,7 @@ class BertClassifier(Task):
     Args:
         backbone: a `BertBackbone` (or any Keras model mapping the three int inputs to
             `sequence_output` and `pooled_output`).
-        num_classes: number of classes (2 for binary).
+        num_classes: number of classes (2 for binary); defaults to `len(labels)`, else 2.
         multi_label: independent sigmoid per class.
         pooling: `"pooled"` (tutorial), `"cls"` or `"mean"`; see `BertHead`.
         dropout: dropout before the dense layer (0 in the tutorial).
@@ -42,6 +46,10 @@ class BertClassifier(Task):
             `(batch, 1)` (binary) or `(batch, num_classes)`.
         encoder: optional `FeatureEncoder`, needed by `predict_texts`/`predict_text` and
             string-in export. It is not applied in `call`: the model takes the encoder's dict.
+        labels: optional class names, in class-id order (e.g.
+            `["entailment", "neutral", "contradiction"]`; for binary, the names of 0 and 1).
+            Saved with the model; `predict_texts`/`predict_text` then answer with names and
+            `label_ids(names)` maps names to the ids `fit` takes.
 
     Call arguments:
         inputs: dict of int `input_ids`, `attention_mask`, `token_type_ids` `(batch, length)`.
@@ -65,8 +73,11 @@ class BertClassifier(Task):
     ((2,), (2,))
     """
 
-    def __init__(self, backbone, num_classes=2, multi_label=False, pooling="pooled",
-                 dropout=0.0, head=None, encoder=None, **kwargs):
+    def __init__(self, backbone, num_classes=None, multi_label=False, pooling="pooled",
+                 dropout=0.0, head=None, encoder=None, labels=None, **kwargs):
+        labels = _check_names(labels, num_classes)
+        if num_classes is None:
+            num_classes = len(labels) if labels is not None else 2
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
             raise ValueError(
                 f"`num_classes` must be an integer >= 2 (2 for binary), received "
@@ -84,6 +95,7 @@ class BertClassifier(Task):
 
         # === Config ===
         self.num_classes = num_classes
+        self.labels = labels
         self.multi_label = bool(multi_label)
         self.pooling = pooling
         self.dropout = dropout
@@ -95,7 +107,7 @@ class BertClassifier(Task):
                 f"has shape {outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, num_classes=2, multi_label=False, max_seq_len=128,
+    def from_preset(cls, preset, num_classes=None, multi_label=False, max_seq_len=128,
                     **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new head.
 
@@ -103,7 +115,7 @@ class BertClassifier(Task):
             preset: local directory (config.json, weights, vocab.txt) or Hub id.
             num_classes, multi_label: the task, as in the constructor.
             max_seq_len: the encoder's maximum length.
-            **kwargs: other constructor arguments (`pooling`, `dropout`, `head`).
+            **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
         """
         backbone = BertBackbone.from_preset(preset)
         encoder = FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len)
@@ -133,6 +145,10 @@ class BertClassifier(Task):
         """Raise ValueError if `y` (array-like) cannot be this task's labels; return it as
         a numpy array otherwise. `features` is unused here (the tagger compares shapes)."""
         y = np.asarray(y)
+        if y.dtype.kind in "OUS" and self.labels is not None:
+            raise ValueError(
+                "Labels are given by name; map them to class ids first: "
+                f"`model.label_ids(names)` (this model's labels: {self.labels}).")
         if self.multi_label:
             if y.ndim != 2 or y.shape[1] != self.num_classes:
                 raise ValueError(
@@ -156,10 +172,62 @@ class BertClassifier(Task):
     def _answer(self, probabilities, threshold):
         if self.binary:
             p = probabilities[:, 0]
-            return (p > threshold).astype(np.int64), p
+            ids, probabilities = (p > threshold).astype(np.int64), p
+        elif self.multi_label:
+            ids = (probabilities > threshold).astype(np.int64)
+        else:
+            ids = probabilities.argmax(axis=-1)
+        if self.labels is None:
+            return ids, probabilities
         if self.multi_label:
-            return (probabilities > threshold).astype(np.int64), probabilities
-        return probabilities.argmax(axis=-1), probabilities
+            return [[self.labels[j] for j in np.flatnonzero(row)] for row in ids], probabilities
+        return np.asarray(self.labels)[ids], probabilities
+
+    def label_ids(self, names):
+        """Class ids for label names (`labels=` in the constructor), to train on named labels.
+
+        Args:
+            names: a list of label names; for a multi-label model, a list of lists of names.
+
+        Returns:
+            int64 class ids `(n,)`, or for multi-label a 0/1 float32 matrix
+            `(n, num_classes)`.
+
+        Raises:
+            ValueError: the model has no label names, or a name is not one of them.
+
+        Example:
+
+        >>> from bertcls import BertBackbone
+        >>> backbone = BertBackbone(vocabulary_size=8, num_layers=1, num_heads=2,
+        ...                         hidden_size=8, intermediate_size=16)
+        >>> model = BertClassifier(backbone, labels=["entailment", "neutral", "contradiction"])
+        >>> model.num_classes, model.label_ids(["neutral", "contradiction"]).tolist()
+        (3, [1, 2])
+        """
+        if self.labels is None:
+            raise ValueError("This classifier has no label names; build it with "
+                             "`labels=[...]` to map names to ids.")
+        index = {name: i for i, name in enumerate(self.labels)}
+        if isinstance(names, str):
+            raise ValueError("label_ids takes a list of names, received a single string.")
+
+        def lookup(name):
+            if name not in index:
+                raise ValueError(f"Unknown label {name!r}; this model's labels are "
+                                 f"{self.labels}.")
+            return index[name]
+
+        if not self.multi_label:
+            return np.asarray([lookup(name) for name in names], np.int64).reshape(-1)
+        matrix = np.zeros((len(names), self.num_classes), np.float32)
+        for row, row_names in enumerate(names):
+            if isinstance(row_names, str):
+                raise ValueError("A multi-label classifier takes a list of names per example, "
+                                 f"received the string {row_names!r} at row {row}.")
+            for name in row_names:
+                matrix[row, lookup(name)] = 1.0
+        return matrix
 
     def predict_texts(self, texts, batch_size=32, threshold=0.5):
         """Labels and probabilities for a list of strings.
@@ -175,9 +243,10 @@ class BertClassifier(Task):
             threshold: decision threshold for sigmoid outputs (binary, multi-label).
 
         Returns:
-            dict with `labels` (`(n,)` class ids, or `(n, num_classes)` 0/1 for multi-label)
+            dict with `labels` (`(n,)` class ids, or `(n, num_classes)` 0/1 for multi-label;
+            with label names, an array of names, or for multi-label a list of name lists)
             and `probabilities` (`(n,)` positive-class probability for binary, else
-            `(n, num_classes)`).
+            `(n, num_classes)` in class-id order).
         """
         encoder = text_encoder(self)
         width = 1 if self.binary else self.num_classes
@@ -189,11 +258,13 @@ class BertClassifier(Task):
 
     def predict_text(self, text, threshold=0.5):
         """One string, or one sentence pair as a tuple `(text_a, text_b)`:
-        `(label, probability)` from one compiled call (on TensorFlow the encoder and the model
+        `(label, probability)` (the label's name when the model has `labels`) from one
+        compiled call (on TensorFlow the encoder and the model
         run in a single traced function), for low-latency serving of single requests."""
         batch = pair_or_text(text, "predict_text's input")
         labels, probabilities = self._answer(predict_strings(self, batch), threshold)
-        return labels[0], probabilities[0]
+        label = labels[0]
+        return (str(label) if isinstance(label, np.str_) else label), probabilities[0]
 
     # --- Serialization ---------------------------------------------------------------------
 
@@ -203,6 +274,7 @@ class BertClassifier(Task):
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_classes": self.num_classes,
+            "labels": self.labels,
             "multi_label": self.multi_label,
             "pooling": self.pooling,
             "dropout": self.dropout,
@@ -210,3 +282,18 @@ class BertClassifier(Task):
             "encoder": (None if self.encoder is None
                         else keras.saving.serialize_keras_object(self.encoder)),
         }
+
+
+def _check_names(labels, num_classes):
+    if labels is None:
+        return None
+    if isinstance(labels, str) or not all(isinstance(name, str) for name in labels):
+        raise ValueError(f"`labels` must be a list of label names (strings), received "
+                         f"{labels!r}.")
+    labels = list(labels)
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ValueError(f"`labels` must hold at least 2 distinct names, received {labels!r}.")
+    if num_classes is not None and num_classes != len(labels):
+        raise ValueError(f"`num_classes` ({num_classes}) disagrees with the {len(labels)} "
+                         f"`labels` given.")
+    return labels
