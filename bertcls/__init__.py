@@ -45,6 +45,7 @@ from bertcls.training.callbacks import BackupAndRestore, BackupError
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                          process_shard, set_mixed_precision)
 from bertcls.training.export import export_text_model
+from bertcls.training.export_qa import export_qa_model
 from bertcls.training.pair_datasets import read_klue_nli, read_klue_sts, read_kornli, read_korsts
 from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
                                        load_nsmc, read_klue_ner, read_nsmc)
@@ -116,6 +117,7 @@ __all__ = [
     "make_dataset",
     "validation_split",
     "export_text_model",
+    "export_qa_model",
     "DatasetError",
     "clean_like_tutorial",
     "load_klue_ner",
