@@ -17,7 +17,9 @@ a Keras model and inside an exported SavedModel. The steps, in Hugging Face's or
 
 The character tables below were measured from the `tokenizers` library itself
 (`tests/data/make_unicode_tables.py`), because its Rust crates, Python's `unicodedata` and
-TensorFlow's ICU each follow a different Unicode version.
+TensorFlow's ICU each follow a different Unicode version: `tokenizers` 0.23 normalises (NFD,
+combining classes) with Unicode 9.0 data and strips the marks its Unicode 8.0 category table
+calls non-spacing (Mn); TensorFlow 2.21's ICU knows Unicode 16.0.
 
 Invalid UTF-8: each invalid byte sequence (a stray byte, a truncated character, an encoded
 surrogate, a code point past U+10FFFF) is first replaced by U+FFFD, which step 2 then removes
@@ -97,30 +99,93 @@ _NONSPACING = (
     "1da75 1da84 1da9b-1da9f 1daa1-1daaf 1e8d0-1e8d6 e0100-e01ef "
 )
 _LOWERCASE_FIXES = (
-    "1c89 2c2f a7c0 a7cb-a7cc a7ce a7d0 a7d2 a7d4 a7d6 a7d8 a7da a7dc 10570-1057a "
+    "3a3 1c89 2c2f a7c0 a7cb-a7cc a7ce a7d0 a7d2 a7d4 a7d6 a7d8 a7da a7dc 10570-1057a "
     "1057c-1058a 1058c-10592 10594-10595 10d50-10d65 16ea0-16eb8 "
 )
 _STRIP_FIXES = (
     "105c9 105e4 11383 11385 1138e 11391 113c5 113c7-113c8 11938 16121-16128 16d68-16d6a "
 )
+_CCC_FIXES = (
+    "7fd 897-89f 8ca-8d3 9fe c3c d3b-d3c eba 1715 1abf-1ace 1df6-1dfa a82c 10d24-10d27 "
+    "10d69-10d6d 10eab-10eac 10efd-10eff 10f46-10f50 10f82-10f85 11070 1133b 113ce-113d0 "
+    "1145e 11839-1183a 1193d-1193e 11943 119e0 11a34 11a47 11a99 11d42 11d44-11d45 11d97 "
+    "11f41-11f42 1612f 16ff0-16ff1 1e08f 1e130-1e136 1e2ae 1e2ec-1e2ef 1e4ec-1e4ef "
+    "1e5ee-1e5ef "
+)
+_COMBINING_CLASSES = (
+    "300-314:230 315:232 316-319:220 31a:232 31b:216 31c-320:220 321-322:202 323-326:220 "
+    "327-328:202 329-333:220 334-338:1 339-33c:220 33d-33f:230 342:230 345:240 346:230 "
+    "347-349:220 34a-34c:230 34d-34e:220 350-352:230 353-356:220 357:230 358:232 359-35a:220 "
+    "35b:230 35c:233 35d-35e:234 35f:233 360-361:234 362:233 363-36f:230 483-487:230 591:220 "
+    "592-595:230 596:220 597-599:230 59a:222 59b:220 59c-5a1:230 5a2-5a7:220 5a8-5a9:230 "
+    "5aa:220 5ab-5ac:230 5ad:222 5ae:228 5af:230 5b0:10 5b1:11 5b2:12 5b3:13 5b4:14 5b5:15 "
+    "5b6:16 5b7:17 5b8:18 5b9-5ba:19 5bb:20 5bc:21 5bd:22 5bf:23 5c1:24 5c2:25 5c4:230 "
+    "5c5:220 5c7:18 610-617:230 618:30 619:31 61a:32 64b:27 64c:28 64d:29 64e:30 64f:31 "
+    "650:32 651:33 652:34 653-654:230 655-656:220 657-65b:230 65c:220 65d-65e:230 65f:220 "
+    "670:35 6d6-6dc:230 6df-6e2:230 6e3:220 6e4:230 6e7-6e8:230 6ea:220 6eb-6ec:230 6ed:220 "
+    "711:36 730:230 731:220 732-733:230 734:220 735-736:230 737-739:220 73a:230 73b-73c:220 "
+    "73d:230 73e:220 73f-741:230 742:220 743:230 744:220 745:230 746:220 747:230 748:220 "
+    "749-74a:230 7eb-7f1:230 7f2:220 7f3:230 816-819:230 81b-823:230 825-827:230 829-82d:230 "
+    "859-85b:220 8d4-8e1:230 8e3:220 8e4-8e5:230 8e6:220 8e7-8e8:230 8e9:220 8ea-8ec:230 "
+    "8ed-8ef:220 8f0:27 8f1:28 8f2:29 8f3-8f5:230 8f6:220 8f7-8f8:230 8f9-8fa:220 "
+    "8fb-8ff:230 93c:7 94d:9 951:230 952:220 953-954:230 9bc:7 9cd:9 a3c:7 a4d:9 abc:7 acd:9 "
+    "b3c:7 b4d:9 bcd:9 c4d:9 c55:84 c56:91 cbc:7 ccd:9 d4d:9 dca:9 e38-e39:103 e3a:9 "
+    "e48-e4b:107 eb8-eb9:118 ec8-ecb:122 f18-f19:220 f35:220 f37:220 f39:216 f71:129 f72:130 "
+    "f74:132 f7a-f7d:130 f80:130 f82-f83:230 f84:9 f86-f87:230 fc6:220 1037:7 1039-103a:9 "
+    "108d:220 135d-135f:230 1714:9 1734:9 17d2:9 17dd:230 18a9:228 1939:222 193a:230 "
+    "193b:220 1a17:230 1a18:220 1a60:9 1a75-1a7c:230 1a7f:220 1ab0-1ab4:230 1ab5-1aba:220 "
+    "1abb-1abc:230 1abd:220 1b34:7 1b44:9 1b6b:230 1b6c:220 1b6d-1b73:230 1baa-1bab:9 1be6:7 "
+    "1bf2-1bf3:9 1c37:7 1cd0-1cd2:230 1cd4:1 1cd5-1cd9:220 1cda-1cdb:230 1cdc-1cdf:220 "
+    "1ce0:230 1ce2-1ce8:1 1ced:220 1cf4:230 1cf8-1cf9:230 1dc0-1dc1:230 1dc2:220 "
+    "1dc3-1dc9:230 1dca:220 1dcb-1dcc:230 1dcd:234 1dce:214 1dcf:220 1dd0:202 1dd1-1df5:230 "
+    "1dfb:230 1dfc:233 1dfd:220 1dfe:230 1dff:220 20d0-20d1:230 20d2-20d3:1 20d4-20d7:230 "
+    "20d8-20da:1 20db-20dc:230 20e1:230 20e5-20e6:1 20e7:230 20e8:220 20e9:230 20ea-20eb:1 "
+    "20ec-20ef:220 20f0:230 2cef-2cf1:230 2d7f:9 2de0-2dff:230 302a:218 302b:228 302c:232 "
+    "302d:222 302e-302f:224 3099-309a:8 a66f:230 a674-a67d:230 a69e-a69f:230 a6f0-a6f1:230 "
+    "a806:9 a8c4:9 a8e0-a8f1:230 a92b-a92d:220 a953:9 a9b3:7 a9c0:9 aab0:230 aab2-aab3:230 "
+    "aab4:220 aab7-aab8:230 aabe-aabf:230 aac1:230 aaf6:9 abed:9 fb1e:26 fe20-fe26:230 "
+    "fe27-fe2d:220 fe2e-fe2f:230 101fd:220 102e0:220 10376-1037a:230 10a0d:220 10a0f:230 "
+    "10a38:230 10a39:1 10a3a:220 10a3f:9 10ae5:230 10ae6:220 11046:9 1107f:9 110b9:9 110ba:7 "
+    "11100-11102:230 11133-11134:9 11173:7 111c0:9 111ca:7 11235:9 11236:7 112e9:7 112ea:9 "
+    "1133c:7 1134d:9 11366-1136c:230 11370-11374:230 11442:9 11446:7 114c2:9 114c3:7 115bf:9 "
+    "115c0:7 1163f:9 116b6:9 116b7:7 1172b:9 11c3f:9 16af0-16af4:1 16b30-16b36:230 1bc9e:1 "
+    "1d165-1d166:216 1d167-1d169:1 1d16d:226 1d16e-1d172:216 1d17b-1d182:220 1d185-1d189:230 "
+    "1d18a-1d18b:220 1d1aa-1d1ad:230 1d242-1d244:230 1e000-1e006:230 1e008-1e018:230 "
+    "1e01b-1e021:230 1e023-1e024:230 1e026-1e02a:230 1e8d0-1e8d6:220 1e944-1e949:230 1e94a:7 "
+)
 _RARE_LOWERCASE = (
-    "1c89:1c8a 2c2f:2c5f a7c0:a7c1 a7cb:264 a7cc:a7cd a7ce:a7cf a7d0:a7d1 a7d2:a7d3 "
-    "a7d4:a7d5 a7d6:a7d7 a7d8:a7d9 a7da:a7db a7dc:19b 10570:10597 10571:10598 10572:10599 "
-    "10573:1059a 10574:1059b 10575:1059c 10576:1059d 10577:1059e 10578:1059f 10579:105a0 "
-    "1057a:105a1 1057c:105a3 1057d:105a4 1057e:105a5 1057f:105a6 10580:105a7 10581:105a8 "
-    "10582:105a9 10583:105aa 10584:105ab 10585:105ac 10586:105ad 10587:105ae 10588:105af "
-    "10589:105b0 1058a:105b1 1058c:105b3 1058d:105b4 1058e:105b5 1058f:105b6 10590:105b7 "
-    "10591:105b8 10592:105b9 10594:105bb 10595:105bc 105c9:105c9 105e4:105e4 10d50:10d70 "
-    "10d51:10d71 10d52:10d72 10d53:10d73 10d54:10d74 10d55:10d75 10d56:10d76 10d57:10d77 "
-    "10d58:10d78 10d59:10d79 10d5a:10d7a 10d5b:10d7b 10d5c:10d7c 10d5d:10d7d 10d5e:10d7e "
-    "10d5f:10d7f 10d60:10d80 10d61:10d81 10d62:10d82 10d63:10d83 10d64:10d84 10d65:10d85 "
-    "11383:11383 11385:11385 1138e:1138e 11391:11391 113c5:113c5 113c7:113c7 113c8:113c8 "
-    "11938:11938 16121:16121 16122:16122 16123:16123 16124:16124 16125:16125 16126:16126 "
-    "16127:16127 16128:16128 16d68:16d68 16d69:16d69 16d6a:16d6a 16ea0:16ebb 16ea1:16ebc "
-    "16ea2:16ebd 16ea3:16ebe 16ea4:16ebf 16ea5:16ec0 16ea6:16ec1 16ea7:16ec2 16ea8:16ec3 "
-    "16ea9:16ec4 16eaa:16ec5 16eab:16ec6 16eac:16ec7 16ead:16ec8 16eae:16ec9 16eaf:16eca "
-    "16eb0:16ecb 16eb1:16ecc 16eb2:16ecd 16eb3:16ece 16eb4:16ecf 16eb5:16ed0 16eb6:16ed1 "
-    "16eb7:16ed2 16eb8:16ed3 "
+    "3a3:3c3 7fd:7fd 897:897 898:898 899:899 89a:89a 89b:89b 89c:89c 89d:89d 89e:89e 89f:89f "
+    "8ca:8ca 8cb:8cb 8cc:8cc 8cd:8cd 8ce:8ce 8cf:8cf 8d0:8d0 8d1:8d1 8d2:8d2 8d3:8d3 9fe:9fe "
+    "c3c:c3c d3b:d3b d3c:d3c eba:eba 1715:1715 1abf:1abf 1ac0:1ac0 1ac1:1ac1 1ac2:1ac2 "
+    "1ac3:1ac3 1ac4:1ac4 1ac5:1ac5 1ac6:1ac6 1ac7:1ac7 1ac8:1ac8 1ac9:1ac9 1aca:1aca "
+    "1acb:1acb 1acc:1acc 1acd:1acd 1ace:1ace 1c89:1c8a 1df6:1df6 1df7:1df7 1df8:1df8 "
+    "1df9:1df9 1dfa:1dfa 2c2f:2c5f a7c0:a7c1 a7cb:264 a7cc:a7cd a7ce:a7cf a7d0:a7d1 "
+    "a7d2:a7d3 a7d4:a7d5 a7d6:a7d7 a7d8:a7d9 a7da:a7db a7dc:19b a82c:a82c 10570:10597 "
+    "10571:10598 10572:10599 10573:1059a 10574:1059b 10575:1059c 10576:1059d 10577:1059e "
+    "10578:1059f 10579:105a0 1057a:105a1 1057c:105a3 1057d:105a4 1057e:105a5 1057f:105a6 "
+    "10580:105a7 10581:105a8 10582:105a9 10583:105aa 10584:105ab 10585:105ac 10586:105ad "
+    "10587:105ae 10588:105af 10589:105b0 1058a:105b1 1058c:105b3 1058d:105b4 1058e:105b5 "
+    "1058f:105b6 10590:105b7 10591:105b8 10592:105b9 10594:105bb 10595:105bc 105c9:105c9 "
+    "105e4:105e4 10d24:10d24 10d25:10d25 10d26:10d26 10d27:10d27 10d50:10d70 10d51:10d71 "
+    "10d52:10d72 10d53:10d73 10d54:10d74 10d55:10d75 10d56:10d76 10d57:10d77 10d58:10d78 "
+    "10d59:10d79 10d5a:10d7a 10d5b:10d7b 10d5c:10d7c 10d5d:10d7d 10d5e:10d7e 10d5f:10d7f "
+    "10d60:10d80 10d61:10d81 10d62:10d82 10d63:10d83 10d64:10d84 10d65:10d85 10d69:10d69 "
+    "10d6a:10d6a 10d6b:10d6b 10d6c:10d6c 10d6d:10d6d 10eab:10eab 10eac:10eac 10efd:10efd "
+    "10efe:10efe 10eff:10eff 10f46:10f46 10f47:10f47 10f48:10f48 10f49:10f49 10f4a:10f4a "
+    "10f4b:10f4b 10f4c:10f4c 10f4d:10f4d 10f4e:10f4e 10f4f:10f4f 10f50:10f50 10f82:10f82 "
+    "10f83:10f83 10f84:10f84 10f85:10f85 11070:11070 1133b:1133b 11383:11383 11385:11385 "
+    "1138e:1138e 11391:11391 113c5:113c5 113c7:113c7 113c8:113c8 113ce:113ce 113cf:113cf "
+    "113d0:113d0 1145e:1145e 11839:11839 1183a:1183a 11938:11938 1193d:1193d 1193e:1193e "
+    "11943:11943 119e0:119e0 11a34:11a34 11a47:11a47 11a99:11a99 11d42:11d42 11d44:11d44 "
+    "11d45:11d45 11d97:11d97 11f41:11f41 11f42:11f42 16121:16121 16122:16122 16123:16123 "
+    "16124:16124 16125:16125 16126:16126 16127:16127 16128:16128 1612f:1612f 16d68:16d68 "
+    "16d69:16d69 16d6a:16d6a 16ea0:16ebb 16ea1:16ebc 16ea2:16ebd 16ea3:16ebe 16ea4:16ebf "
+    "16ea5:16ec0 16ea6:16ec1 16ea7:16ec2 16ea8:16ec3 16ea9:16ec4 16eaa:16ec5 16eab:16ec6 "
+    "16eac:16ec7 16ead:16ec8 16eae:16ec9 16eaf:16eca 16eb0:16ecb 16eb1:16ecc 16eb2:16ecd "
+    "16eb3:16ece 16eb4:16ecf 16eb5:16ed0 16eb6:16ed1 16eb7:16ed2 16eb8:16ed3 16ff0:16ff0 "
+    "16ff1:16ff1 1e08f:1e08f 1e130:1e130 1e131:1e131 1e132:1e132 1e133:1e133 1e134:1e134 "
+    "1e135:1e135 1e136:1e136 1e2ae:1e2ae 1e2ec:1e2ec 1e2ed:1e2ed 1e2ee:1e2ee 1e2ef:1e2ef "
+    "1e4ec:1e4ec 1e4ed:1e4ed 1e4ee:1e4ee 1e4ef:1e4ef 1e5ee:1e5ee 1e5ef:1e5ef "
 )
 # --- end of tables ---
 
@@ -158,7 +223,34 @@ _NONSPACING_CLASS = _char_class(_NONSPACING)
 # RE2 reads invalid bytes, surrogates and code points past U+10FFFF as U+FFFD or as
 # themselves; none of them is in this class (nor is a real U+FFFD, which is then re-encoded).
 _VALID_UTF8 = "(?s)[\\x{0}-\\x{d7ff}\\x{e000}-\\x{fffc}\\x{fffe}-\\x{10ffff}]*"
-_REMOVED_BOUNDS = [b for first, last in _parse_ranges(_REMOVED) for b in (first, last + 1)]
+
+
+def _bounds(text):
+    """Sorted `[first, last + 1, ...]` of a range table: a code point is inside the table when
+    `searchsorted(bounds, code, side="right")` is odd."""
+    return [b for first, last in _parse_ranges(text) for b in (first, last + 1)]
+
+
+def _inside(bounds, codes):
+    return tf.searchsorted(tf.constant(bounds, tf.int32), codes, side="right") % 2 == 1
+
+
+_REMOVED_BOUNDS = _bounds(_REMOVED)
+_NONSPACING_BOUNDS = _bounds(_NONSPACING)
+_STRIP_FIXES_BOUNDS = _bounds(_STRIP_FIXES)
+# The reference's canonical combining classes: range starts, range ends, classes.
+_CLASS_RANGES = [(_parse_ranges(span)[0], int(value)) for span, _, value in
+                 (item.partition(":") for item in _COMBINING_CLASSES.split())]
+
+
+def _combining_classes(codes):
+    """The reference's (Unicode 9.0) canonical combining class of each code point."""
+    starts = tf.constant([r[0][0] for r in _CLASS_RANGES], tf.int32)
+    ends = tf.constant([r[0][1] for r in _CLASS_RANGES], tf.int32)
+    values = tf.constant([r[1] for r in _CLASS_RANGES], tf.int32)
+    i = tf.maximum(tf.searchsorted(starts, codes, side="right") - 1, 0)
+    return tf.where((codes >= tf.gather(starts, i)) & (codes <= tf.gather(ends, i)),
+                    tf.gather(values, i), 0)
 
 
 def _valid_utf8(strings):
@@ -177,8 +269,7 @@ def _kept_positions(marked):
     """Flat input positions of the characters that cleaning keeps (marked, valid text)."""
     codes = tf.strings.unicode_decode(marked, "UTF-8")
     values = codes.flat_values
-    removed = tf.searchsorted(tf.constant(_REMOVED_BOUNDS, tf.int32), values, side="right") % 2
-    kept = (removed == 0) | (values == ord(_OPEN)) | (values == ord(_CLOSE))
+    kept = ~_inside(_REMOVED_BOUNDS, values) | (values == ord(_OPEN)) | (values == ord(_CLOSE))
     return tf.boolean_mask(_positions(codes.row_lengths()), kept)
 
 
@@ -247,11 +338,16 @@ class BertWordPiece(tf.Module):
         self._special_ids = tf.constant([ids[f"[{n}]"] for n in names] or [0], tf.int32)
 
         # === Characters TensorFlow normalises differently from the reference ===
+        # Each is cut out of the text and mapped alone: lowercase or NFD that ICU (a newer
+        # Unicode) does differently; the capital sigma ICU turns into a final sigma at the
+        # end of a word; marks whose combining class ICU knows and the reference's Unicode 9.0
+        # data does not (for the reference they are starters, so NFD does not reorder them
+        # with their neighbours; cutting the text there has the same effect).
         rare = set()
         if self.lowercase:
             rare |= set(_codes(_LOWERCASE_FIXES))
         if self.strip_accents:
-            rare |= set(_codes(_STRIP_FIXES))
+            rare |= set(_codes(_STRIP_FIXES)) | set(_codes(_CCC_FIXES))
         self._rare_pattern = None
         if rare:
             keys, values = [], []
@@ -277,10 +373,12 @@ class BertWordPiece(tf.Module):
         self._keep_pattern = "(?s)[^" + whitespace[1:-1] + "].*"
 
         # === WordPiece ===
-        # Repeated or empty tokens get unmatchable stand-ins so that the last position wins.
+        # Repeated or empty tokens get unmatchable stand-ins so that the last position wins;
+        # so do tokens holding NUL (the cleaning removes it from every text, and the
+        # WordPiece builder stops at it).
         last = {token: i for i, token in enumerate(self.vocabulary)}
-        table = [token if token and last[token] == i else f"{_SPARE}{i}"
-                 for i, token in enumerate(self.vocabulary)]
+        table = [token if token and "\x00" not in token and last[token] == i
+                 else f"{_SPARE}{i}" for i, token in enumerate(self.vocabulary)]
         self._vocabulary_size = len(table)
         self._wordpiece = tf_text.FastWordpieceTokenizer(
             vocab=table + marked, suffix_indicator="##",
@@ -310,32 +408,73 @@ class BertWordPiece(tf.Module):
                 strings, self._special_pattern, _OPEN + r"\1" + _CLOSE)
         return strings, tf.strings.regex_replace(strings, _REMOVED_CLASS, "")
 
-    def _accents_and_case(self, strings):
-        if not (self.strip_accents or self.lowercase):
+    def _accents_and_case(self, strings, decomposed=False):
+        """Accent stripping and lowercasing; `decomposed`: accents are already stripped."""
+        strip = self.strip_accents and not decomposed
+        if not (strip or self.lowercase):
             return strings
         if self._rare_pattern is None:
-            return self._accents_and_case_icu(strings)
+            return self._accents_and_case_icu(strings, strip)
         has_rare = tf.reduce_any(
             tf.strings.regex_full_match(strings, "(?s).*" + self._rare_pattern + ".*"))
-        return tf.cond(has_rare, lambda: self._accents_and_case_rare(strings),
-                       lambda: self._accents_and_case_icu(strings))
+        return tf.cond(has_rare, lambda: self._accents_and_case_rare(strings, strip),
+                       lambda: self._accents_and_case_icu(strings, strip))
 
-    def _accents_and_case_icu(self, strings):
-        if self.strip_accents:
+    def _accents_and_case_icu(self, strings, strip):
+        if strip:
             strings = tf_text.normalize_utf8(strings, "NFD")
             strings = tf.strings.regex_replace(strings, _NONSPACING_CLASS, "")
         if self.lowercase:
             strings = tf.strings.lower(strings, encoding="utf-8")
         return strings
 
-    def _accents_and_case_rare(self, strings):
+    def _accents_and_case_rare(self, strings, strip):
         # Cut the rare characters out, map them with the reference table, rejoin.
         pieces, _, _ = tf_text.regex_split_with_offsets(
             strings, self._rare_pattern, self._rare_pattern)
         flat = pieces.flat_values
         is_rare = tf.strings.regex_full_match(flat, self._rare_pattern)
-        flat = tf.where(is_rare, self._rare_table.lookup(flat), self._accents_and_case_icu(flat))
+        flat = tf.where(is_rare, self._rare_table.lookup(flat),
+                        self._accents_and_case_icu(flat, strip))
         return tf.strings.reduce_join(pieces.with_flat_values(flat), axis=-1)
+
+    def _decompose_aligned(self, chars):
+        """NFD and accent stripping as the reference does them, with its alignments.
+
+        `chars`: ragged (batch, characters), one character per string. Returns the code
+        points left (ragged (batch, points), one per string) and, for each, the flat index
+        of the character it is aligned to. Like `tokenizers`: each character is decomposed,
+        marks are sorted by the reference's combining class within each run of non-starters
+        (the first point of a decomposition keeps its place in the count of input
+        characters, so a mark moved in front of another takes that one's alignment), then
+        the non-spacing marks are dropped.
+        """
+        flat = chars.flat_values
+        codes = tf.strings.unicode_decode(flat, "UTF-8").flat_values
+        # Characters the reference does not decompose (newer Unicode) stay whole.
+        decomposed = tf.where(_inside(_STRIP_FIXES_BOUNDS, codes), flat,
+                              tf_text.normalize_utf8(flat, "NFD"))
+        points = tf.strings.unicode_decode(decomposed, "UTF-8")
+        values = points.flat_values
+        head = tf.ragged.range(points.row_lengths()).flat_values == 0
+        rows = tf.gather(chars.value_rowids(), points.value_rowids())
+        classes = _combining_classes(values)
+        new_row = tf.concat([[True], rows[1:] != rows[:-1]], 0)
+        unordered = (classes[:-1] > classes[1:]) & (classes[1:] > 0) & ~new_row[1:]
+
+        def reorder():
+            run = tf.cumsum(tf.cast((classes == 0) | new_row, tf.int64))
+            order = tf.argsort(run * 256 + tf.cast(classes, tf.int64), stable=True)
+            return tf.gather(values, order), tf.gather(head, order)
+
+        values, head = tf.cond(tf.reduce_any(unordered), reorder, lambda: (values, head))
+        aligned = tf.cumsum(tf.cast(head, tf.int32)) - 1
+        kept = ~_inside(_NONSPACING_BOUNDS, values)
+        units = tf.strings.unicode_encode(
+            tf.expand_dims(tf.boolean_mask(values, kept), 1), "UTF-8")
+        units = tf.RaggedTensor.from_value_rowids(
+            units, tf.boolean_mask(rows, kept), nrows=chars.nrows())
+        return units, tf.boolean_mask(aligned, kept)
 
     def normalize(self, strings):
         """The normalised text (rank-1 string tensor in, rank-1 out), special tokens marked."""
@@ -387,7 +526,11 @@ class BertWordPiece(tf.Module):
         if self.strip_accents or self.lowercase:
             # Normalise character by character so that each normalised byte has an origin.
             chars = tf.strings.unicode_split(cleaned, "UTF-8")
-            chars = chars.with_flat_values(self._accents_and_case(chars.flat_values))
+            if self.strip_accents:
+                chars, aligned = self._decompose_aligned(chars)
+                origin = tf.gather(origin, aligned)
+            chars = chars.with_flat_values(
+                self._accents_and_case(chars.flat_values, decomposed=True))
             normalized = tf.strings.reduce_join(chars, axis=-1)
             char_bytes = tf.strings.length(chars.flat_values)
         else:
