@@ -32,6 +32,7 @@ from bertcls.tasks.qa_answers import Answer, best_answers
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
 from bertcls.tasks.pooling import SentencePooling
+from bertcls.tasks.siamese import MultipleNegativesRankingLoss, SiameseModel
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
 from bertcls.tasks.question_answering import BertQuestionAnswerer, SpanAccuracy, SpanLoss
 from bertcls.tasks.ner import (Entity, NerExample, align_tags, decode_entities, encode_tagged,
@@ -41,6 +42,7 @@ from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategor
 
 # === Training and running ===
 from bertcls.training.pipeline import encode_texts, make_dataset, validation_split
+from bertcls.training.siamese_pipeline import make_siamese_dataset
 from bertcls.training.callbacks import BackupAndRestore, BackupError
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                          process_shard, set_mixed_precision)
@@ -101,6 +103,8 @@ __all__ = [
     "read_klue_ner",
     "SentenceEmbedder",
     "SentencePooling",
+    "SiameseModel",
+    "MultipleNegativesRankingLoss",
     "cosine_similarity",
     "semantic_search",
     "pearson",
@@ -115,6 +119,7 @@ __all__ = [
     "set_mixed_precision",
     "encode_texts",
     "make_dataset",
+    "make_siamese_dataset",
     "validation_split",
     "export_text_model",
     "export_qa_model",
