@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from bertcls import BertBackbone, BertClassifier, BertTagger, FeatureEncoder, export_text_model
+from bertcls import (BertBackbone, BertClassifier, BertRegressor, BertTagger, FeatureEncoder,
+                     export_text_model)
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "##s", "the"]
 TEXTS = ["good movies", "the bad movie", "", "unknown words here"]
@@ -26,7 +27,11 @@ except ImportError:
     pass
 model = tf.saved_model.load(sys.argv[1])
 texts = json.loads(sys.argv[2])
-print(json.dumps(model.serve(tf.constant(texts)).numpy().tolist()))
+if isinstance(texts, dict):  # sentence pairs, by the endpoint's input names
+    out = model.serve(texts_a=tf.constant(texts["a"]), texts_b=tf.constant(texts["b"]))
+else:
+    out = model.serve(tf.constant(texts))
+print(json.dumps(out.numpy().tolist()))
 """
 
 
@@ -64,3 +69,14 @@ def test_tagger_export_with_offsets_encoder(tmp_path):
 def test_export_needs_an_encoder(tmp_path):
     with pytest.raises(ValueError, match="needs a FeatureEncoder"):
         export_text_model(BertClassifier(tiny_backbone()), tmp_path / "x")
+
+
+def test_pair_export_of_a_regressor_matches_predict_texts(tmp_path):
+    encoder = FeatureEncoder(VOCAB, max_seq_len=12)
+    model = BertRegressor(tiny_backbone(), num_outputs=2, encoder=encoder)
+    a = ["good movies", "the bad movie " * 5, "", "good"]
+    b = ["bad", "good", "the movie", "good movies " * 4]  # rows 1 and 3 are cut longest-first
+    path = export_text_model(model, tmp_path / "served", pairs=True)
+    served = load_elsewhere(path, {"a": a, "b": b}, tmp_path)
+    assert served.shape == (4, 2)
+    np.testing.assert_allclose(served, model.predict_texts((a, b)), rtol=1e-5, atol=1e-6)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from bertcls.models.backbone import BertBackbone
+from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.correlation import StreamingPearson
 from bertcls.tasks.heads import POOLINGS, BertHead
@@ -90,7 +90,7 @@ class BertRegressor(Task):
             max_seq_len: the encoder's maximum length (of the pair, for pairs).
             **kwargs: other constructor arguments (`pooling`, `dropout`, `head`).
         """
-        backbone = BertBackbone.from_preset(preset)
+        backbone = backbone_from_preset(preset)
         encoder = FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len)
         return cls(backbone, num_outputs=num_outputs, encoder=encoder, **kwargs)
 

@@ -7,15 +7,18 @@ import keras
 ENDPOINT = "serve"
 
 
-def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False):
-    """Write a SavedModel that maps a batch of raw strings to the model's probabilities.
+def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False,
+                      pairs=False):
+    """Write a SavedModel that maps a batch of raw strings (or sentence pairs) to the model's
+    outputs.
 
     The `FeatureEncoder` (WordPiece tokenization, special tokens, padding) runs inside the
     graph, so the SavedModel needs neither bertcls nor Keras to load; it does need
     `import tensorflow_text` first, which registers the tokenizer ops.
 
     Args:
-        model: a `BertClassifier`, `BertTagger` or any Keras model taking the encoder's dict.
+        model: a `BertClassifier`, `BertRegressor`, `BertTagger` or any Keras model taking
+            the encoder's dict.
         path: output directory.
         encoder: the `FeatureEncoder`; defaults to `model.encoder`.
         endpoint: name of the serving function.
@@ -23,11 +26,15 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
             files (`saved_model.pb`, `variables/`, `assets/`, `fingerprint.pb`) are replaced;
             other files there are left as they are. By default a non-empty `path` is refused,
             so an export never writes over a previous model or unrelated files by accident.
+        pairs: serve sentence pairs: the endpoint takes two string inputs, `texts_a` and
+            `texts_b` (`(batch,)` each), encoded `[CLS] a [SEP] b [SEP]` with the same
+            longest-first truncation as in training.
 
     Returns:
-        `path`. The SavedModel has `<endpoint>(texts)`: string `(batch,)` in, float32
-        probabilities out (`(batch, 1)` binary, `(batch, num_classes)`, or
-        `(batch, length, num_tags)` for a tagger).
+        `path`. The SavedModel has `<endpoint>(texts)` (with `pairs=True`,
+        `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, float32 out: probabilities
+        (`(batch, 1)` binary, `(batch, num_classes)`), values `(batch, num_outputs)` for a
+        regressor, or `(batch, length, num_tags)` for a tagger.
 
     Raises:
         FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
@@ -44,6 +51,10 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     >>> path = export_text_model(model, tempfile.mkdtemp())
     >>> served = tf.saved_model.load(path)  # keep a reference while calling it
     >>> tuple(served.serve(tf.constant(["good", "bad"])).shape)
+    (2, 1)
+    >>> path = export_text_model(model, tempfile.mkdtemp(), pairs=True)
+    >>> served = tf.saved_model.load(path)
+    >>> tuple(served.serve(tf.constant(["good", "bad"]), tf.constant(["bad", "bad"])).shape)
     (2, 1)
     """
     if keras.backend.backend() != "tensorflow":
@@ -62,16 +73,24 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         config = dict(encoder.get_config(), return_offsets=False)
         encoder = type(encoder).from_config(config)
 
-    def serve(texts):
+    def outputs(texts):
         features = encoder(texts)
         features = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
         return tf.cast(model(features, training=False), tf.float32)
 
+    # Named arguments, so that callers may pass `texts=` or `texts_a=` / `texts_b=`.
+    def serve(texts):
+        return outputs(texts)
+
+    def serve_pairs(texts_a, texts_b):
+        return outputs((texts_a, texts_b))
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(encoder)
-    archive.add_endpoint(endpoint, serve,
-                         input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    names = ("texts_a", "texts_b") if pairs else ("texts",)
+    archive.add_endpoint(endpoint, serve_pairs if pairs else serve, input_signature=[
+        tf.TensorSpec([None], tf.string, name=name) for name in names])
     archive.write_out(str(path), verbose=False)
     return path
 
