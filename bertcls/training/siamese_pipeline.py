@@ -4,8 +4,8 @@ padded on its own, batches grouped by length."""
 import tensorflow as tf
 
 from bertcls.text.feature_encoder import FeatureEncoder
-from bertcls.training.pipeline import (FEATURE_NAMES, _buckets, _check_labels, _check_texts,
-                                       _encoder_with)
+from bertcls.text.inputs import text_columns
+from bertcls.training.pipeline import FEATURE_NAMES, _buckets, _check_labels, _encoder_with
 
 SIDES = ("a", "b", "negative")
 
@@ -70,8 +70,8 @@ def make_siamese_dataset(texts, labels=None, encoder=None, batch_size=32, shuffl
             f"received {type(texts).__name__}"
             + (f" of {len(texts)} items." if isinstance(texts, tuple) else "."))
     sides = SIDES[:len(texts)]
-    columns = {side: _check_texts(t, f"texts[{i}]") for i, (side, t) in
-               enumerate(zip(sides, texts))}
+    columns = {side: text_columns(t, f"texts[{i}]", allow_empty=False)[0][0]
+               for i, (side, t) in enumerate(zip(sides, texts))}
     n = len(columns["a"])
     for side in sides:
         if len(columns[side]) != n:
