@@ -179,6 +179,27 @@ def test_similarity_and_search_on_texts():
     assert batch["indices"].shape == (2, 2) and batch["indices"][:, 0].tolist() == [0, 1]
 
 
+def test_string_in_export_gives_the_embeddings(tmp_path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    model = tiny_embedder(pooling="max", normalize=True)
+    path = bertcls.export_text_model(model, tmp_path / "export")
+    served = tf.saved_model.load(str(path))
+    got = served.serve(tf.constant(TEXTS)).numpy()
+    np.testing.assert_allclose(got, model.embed(TEXTS), atol=1e-5)
+
+
+def test_from_preset_other_family_through_modules_json(tmp_path):
+    write_st_directory(tmp_path, {"pooling_mode": "mean"},
+                       backbone=bertcls.DistilBertBackbone(
+                           vocabulary_size=len(VOCAB), num_layers=1, num_heads=2, hidden_size=16,
+                           intermediate_size=32, max_sequence_length=64))
+    model = SentenceEmbedder.from_preset(str(tmp_path))
+    assert type(model.backbone).__name__ == "DistilBertBackbone"
+    assert model.embed(TEXTS[:2]).shape == (2, 16)
+
+
 # --- numpy similarity helpers ------------------------------------------------------------
 
 def test_cosine_similarity_matches_a_direct_computation():
@@ -221,11 +242,11 @@ def test_semantic_search_errors():
 # --- sentence-transformers directories ---------------------------------------------------
 
 def write_st_directory(root, pooling_config, modules=None, transformer_path="",
-                       st_config=None, pooled_dimension=16):
+                       st_config=None, pooled_dimension=16, backbone=None):
     root = pathlib.Path(root)
     transformer = root / transformer_path
-    tiny_backbone(seed=3).save_pretrained(transformer,
-                                          encoder=FeatureEncoder(VOCAB, lowercase=True))
+    backbone = backbone or tiny_backbone(seed=3)
+    backbone.save_pretrained(transformer, encoder=FeatureEncoder(VOCAB, lowercase=True))
     if modules is None:
         modules = [
             {"idx": 0, "name": "0", "path": transformer_path,

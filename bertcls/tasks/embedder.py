@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from bertcls.hub import resolve_preset
-from bertcls.models.backbone import BertBackbone
+from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.pooling import SentencePooling, pooling_modes
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
@@ -16,7 +16,7 @@ from bertcls.text.feature_encoder import FeatureEncoder
 
 @keras.saving.register_keras_serializable(package="bertcls")
 class SentenceEmbedder(Task):
-    """A sentence-embedding model: a `BertBackbone` and `SentencePooling`, as
+    """A sentence-embedding model: a backbone and `SentencePooling`, as
     sentence-transformers builds one (Transformer -> Pooling -> optional Normalize).
 
     The model maps the encoder's dict to one float32 vector per text; `embed` maps strings.
@@ -25,8 +25,8 @@ class SentenceEmbedder(Task):
     `export_text_model` (strings in, embeddings out).
 
     Args:
-        backbone: a `BertBackbone` (or any Keras model mapping the three int inputs to a dict
-            with `sequence_output`).
+        backbone: a `BertBackbone` or another family's backbone (any Keras model mapping the
+            three int inputs to a dict with `sequence_output`).
         pooling: `"mean"` (sentence-transformers' default), `"cls"`, `"max"`,
             `"mean_sqrt_len_tokens"`, `"weightedmean"`, `"lasttoken"`, or a list of them
             (concatenated); see `SentencePooling`.
@@ -76,7 +76,9 @@ class SentenceEmbedder(Task):
         `normalize=True` when a Normalize module follows, and `max_seq_len` from
         `sentence_bert_config.json`'s `max_seq_length` (and its `do_lower_case`); the BERT files
         may sit in the root or in the Transformer module's folder. Any other directory or Hub
-        id is a plain BERT checkpoint: mean pooling, no normalisation, `max_seq_len=128`.
+        id is a plain checkpoint: mean pooling, no normalisation, `max_seq_len=128`. The
+        backbone family follows `config.json`'s `model_type` (`backbone_from_preset`); the
+        tokenizer is read by `FeatureEncoder.from_preset` (WordPiece `vocab.txt`).
 
         Args:
             preset: a local directory or a Hugging Face Hub id.
@@ -94,7 +96,7 @@ class SentenceEmbedder(Task):
             "transformer_dir": directory, "pooling": "mean", "normalize": False,
             "max_seq_len": None, "lowercase": False, "embedding_dimension": None}
         source = settings["transformer_dir"]
-        backbone = BertBackbone.from_preset(source)
+        backbone = backbone_from_preset(source)
         if max_seq_len is None:
             max_seq_len = settings["max_seq_len"] or min(128, backbone.max_sequence_length)
         if max_seq_len > backbone.max_sequence_length:

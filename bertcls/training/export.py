@@ -17,8 +17,8 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     `import tensorflow_text` first, which registers the tokenizer ops.
 
     Args:
-        model: a `BertClassifier`, `BertRegressor`, `BertTagger` or any Keras model taking
-            the encoder's dict.
+        model: a `BertClassifier`, `BertRegressor`, `BertTagger`, `SentenceEmbedder` or any
+            Keras model taking the encoder's dict.
         path: output directory.
         encoder: the `FeatureEncoder`; defaults to `model.encoder`.
         endpoint: name of the serving function.
@@ -34,7 +34,8 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         `path`. The SavedModel has `<endpoint>(texts)` (with `pairs=True`,
         `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, float32 out: probabilities
         (`(batch, 1)` binary, `(batch, num_classes)`), values `(batch, num_outputs)` for a
-        regressor, or `(batch, length, num_tags)` for a tagger.
+        regressor, `(batch, length, num_tags)` for a tagger, or embeddings
+        `(batch, embedding_dim)` for a `SentenceEmbedder`.
 
     Raises:
         FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
