@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 
 # === Text ===
 from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.sentencepiece_encoder import SentencePieceEncoder
 from bertcls.hub import PresetError, resolve_preset
 from bertcls.text.wordpiece import BertWordPiece
 from bertcls.text.vocabulary import save_vocabulary, train_vocabulary
@@ -58,6 +59,7 @@ __all__ = [
     "BertWordPiece",
     "FeatureEncoder",
     "PresetError",
+    "SentencePieceEncoder",
     "resolve_preset",
     "save_vocabulary",
     "train_vocabulary",

@@ -5,16 +5,14 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from bertcls.hub import resolve_preset
+from bertcls.text.text_encoder import PADDING_MODES, TextEncoder  # noqa: F401
 from bertcls.text.wordpiece import BertWordPiece, read_vocabulary
-
-PADDING_MODES = ("max_length", "longest")
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
-class FeatureEncoder(keras.layers.Layer):
+class FeatureEncoder(TextEncoder):
     """Turns text into `input_ids`, `attention_mask` and `token_type_ids` for a BERT model.
 
     Token ids are those of `transformers.BertTokenizer` with the same vocabulary and flags
@@ -69,9 +67,7 @@ class FeatureEncoder(keras.layers.Layer):
                  sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        # Strings and ragged tensors pass through Keras untouched.
-        self._convert_input_args = False
-        self._allow_non_tensor_positional_args = True
+        self._init_encoding(max_seq_len, padding, return_offsets)
 
         # === Config ===
         if isinstance(vocabulary, (str, os.PathLike)):
@@ -90,20 +86,9 @@ class FeatureEncoder(keras.layers.Layer):
             raise ValueError(
                 f"The vocabulary ({len(self.vocabulary)} tokens) lacks the special tokens "
                 f"{missing}; it must contain {[cls_token, sep_token, pad_token, unk_token]}.")
-        if padding not in PADDING_MODES:
-            raise ValueError(
-                f"`padding` must be one of {PADDING_MODES}, received {padding!r}.")
-        if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or (
-                max_seq_len < 2):
-            raise ValueError(
-                f"`max_seq_len` must be an integer >= 2 (room for [CLS] and [SEP]), "
-                f"received {max_seq_len!r}.")
         self.lowercase = bool(lowercase)
         self.strip_accents = strip_accents
         self.tokenize_chinese_chars = bool(tokenize_chinese_chars)
-        self.max_seq_len = max_seq_len
-        self.padding = padding
-        self.return_offsets = bool(return_offsets)
         self.unk_token = unk_token
         self.cls_token = cls_token
         self.sep_token = sep_token
@@ -186,123 +171,10 @@ class FeatureEncoder(keras.layers.Layer):
 
     # --- Encoding --------------------------------------------------------------------------
 
-    def _segments(self, inputs):
-        """The input as a list of one or two string tensors of equal rank (0 or 1)."""
-        if isinstance(inputs, tuple) or (
-                isinstance(inputs, list) and len(inputs) == 2
-                and not any(isinstance(x, (str, bytes)) for x in inputs)):
-            if len(inputs) != 2:
-                raise ValueError(
-                    f"Sentence pairs are passed as a tuple (texts_a, texts_b); received a "
-                    f"tuple of {len(inputs)} items.")
-            segments = list(inputs)
-        else:
-            segments = [inputs]
-        out = []
-        for x in segments:
-            if isinstance(x, dict):
-                raise ValueError("FeatureEncoder takes strings, received a dict.")
-            if isinstance(x, (list, tuple)) and not x:
-                x = tf.constant([], tf.string)
-            if not isinstance(x, (tf.Tensor, tf.RaggedTensor)) and not tf.is_symbolic_tensor(x):
-                try:
-                    x = tf.convert_to_tensor(x)
-                except (ValueError, TypeError) as e:
-                    raise ValueError(
-                        f"FeatureEncoder takes strings, received {type(x).__name__}: {e}"
-                    ) from e
-            if x.dtype != tf.string:
-                raise ValueError(
-                    f"FeatureEncoder takes string tensors, received dtype {x.dtype.name}.")
-            if not isinstance(x, tf.RaggedTensor) and x.shape.rank == 2 and x.shape[1] == 1:
-                x = tf.squeeze(x, axis=1)  # keras.Input(shape=(1,), dtype="string")
-            if isinstance(x, tf.RaggedTensor) or x.shape.rank not in (0, 1):
-                raise ValueError(
-                    f"FeatureEncoder takes a string (rank 0) or a batch of strings (rank 1, "
-                    f"or (batch, 1)), received shape {x.shape}.")
-            out.append(x)
-        if len(out) == 2 and self.max_seq_len < 3:
-            raise ValueError(
-                f"Sentence pairs need max_seq_len >= 3 (room for [CLS] a [SEP] b [SEP]), "
-                f"this encoder has max_seq_len={self.max_seq_len}.")
-        if len(out) == 2 and not out[0].shape.is_compatible_with(out[1].shape):
-            raise ValueError(
-                f"Both halves of a sentence pair must have the same shape, received shapes "
-                f"{out[0].shape} and {out[1].shape}.")
-        return out
-
-    def _truncated_lengths(self, lengths):
-        """Hugging Face's longest-first truncation of a pair: kept tokens per segment."""
-        budget = self.max_seq_len - 3
-        n1, n2 = lengths
-        short = tf.minimum(n1, n2)
-        halves = 2 * short > budget
-        short_kept = tf.where(halves, budget // 2, short)
-        long_kept = tf.where(halves, budget // 2 + budget % 2, budget - short)
-        first_short = n1 <= n2
-        fits = n1 + n2 <= budget
-        return [tf.where(fits, n1, tf.where(first_short, short_kept, long_kept)),
-                tf.where(fits, n2, tf.where(first_short, long_kept, short_kept))]
-
-    def call(self, inputs):
-        segments = self._segments(inputs)
-        scalar = segments[0].shape.rank == 0
-        if scalar:
-            segments = [tf.expand_dims(x, 0) for x in segments]
-        if self.return_offsets:
-            parts = [self.tokenizer.tokenize_with_offsets(x) for x in segments]
-        else:
-            parts = [(self.tokenizer.tokenize(x),) for x in segments]
-        if len(parts) == 1:
-            parts = [[t[:, :self.max_seq_len - 2] for t in parts[0]]]
-        else:
-            lengths = [tf.cast(p[0].row_lengths(), tf.int32) for p in parts]
-            kept = self._truncated_lengths(lengths)
-            parts = [[tf.ragged.boolean_mask(t, tf.ragged.range(n) < k[:, None]) for t in p]
-                     for p, n, k in zip(parts, lengths, kept)]
-        batch = parts[0][0].nrows()
-
-        def column(value):
-            return tf.RaggedTensor.from_tensor(tf.fill([batch, 1], value))
-
-        ids = [column(self.cls_token_id)]
-        for part in parts:
-            ids += [part[0], column(self.sep_token_id)]
-        ids = tf.concat(ids, axis=1)
-        shape = [None, self.max_seq_len] if self.padding == "max_length" else None
-        input_ids = ids.to_tensor(self.pad_token_id, shape=shape)
-        width = tf.shape(input_ids)[1]
-        total = tf.cast(ids.row_lengths(), tf.int32)
-        attention_mask = tf.sequence_mask(total, width, dtype=tf.int32)
-        if len(parts) == 2:
-            first = tf.cast(parts[0][0].row_lengths(), tf.int32) + 2
-            token_type_ids = attention_mask - tf.sequence_mask(first, width, dtype=tf.int32)
-        else:
-            token_type_ids = tf.zeros_like(input_ids)
-        outputs = {"input_ids": input_ids, "attention_mask": attention_mask,
-                   "token_type_ids": token_type_ids}
-        starts, ends = [], []
-        if self.return_offsets:
-            for position, target in ((1, starts), (2, ends)):
-                target.append(column(0))
-                for part in parts:
-                    target += [part[position], column(0)]
-            outputs["offsets"] = tf.stack(
-                [tf.concat(starts, axis=1).to_tensor(0, shape=shape),
-                 tf.concat(ends, axis=1).to_tensor(0, shape=shape)], axis=-1)
-        if scalar:
-            outputs = {k: v[0] for k, v in outputs.items()}
-        return outputs
-
-    def compute_output_spec(self, inputs):
-        segments = inputs if isinstance(inputs, (tuple, list)) else [inputs]
-        batch = list(segments[0].shape[:1])
-        length = self.max_seq_len if self.padding == "max_length" else None
-        spec = {name: keras.KerasTensor(batch + [length], dtype="int32")
-                for name in ("input_ids", "attention_mask", "token_type_ids")}
-        if self.return_offsets:
-            spec["offsets"] = keras.KerasTensor(batch + [length, 2], dtype="int32")
-        return spec
+    def _tokenize(self, strings, offsets):
+        if offsets:
+            return self.tokenizer.tokenize_with_offsets(strings)
+        return (self.tokenizer.tokenize(strings),)
 
     # --- Decoding --------------------------------------------------------------------------
 

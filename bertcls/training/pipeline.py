@@ -15,7 +15,8 @@ The pipeline serves either Keras backend: under JAX, `model.fit` iterates it as 
 import numpy as np
 import tensorflow as tf
 
-from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.feature_encoder import FeatureEncoder  # noqa: F401 (doctest)
+from bertcls.text.text_encoder import TextEncoder
 from bertcls.text.inputs import text_columns
 
 FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -205,9 +206,10 @@ def make_dataset(x, y=None, encoder=None, batch_size=32, shuffle=False, seed=Non
         source = features
         encode = None
     else:
-        if not isinstance(encoder, FeatureEncoder):
+        if not isinstance(encoder, TextEncoder):
             raise ValueError(
-                "make_dataset on raw text needs `encoder=FeatureEncoder(...)`, received "
+                "make_dataset on raw text needs `encoder=FeatureEncoder(...)` (or "
+                "SentencePieceEncoder), received "
                 f"{type(encoder).__name__}.")
         columns, pair = text_columns(x, "x", allow_empty=False)
         n = len(columns[0])
