@@ -13,8 +13,9 @@ Over all 200,000 reviews of ../shared/data/nsmc in one run, with the cased NSMC 
    the end; building the pipeline traces the encoder once (timed apart, with two warm-up
    batches) before the timed passes (`--repeat`, median reported).
 
-Extra rows: the encoder with the uncased vocabulary and with `return_offsets=True`, and
-keras-hub's `WordPieceTokenizer` (raw token ids only, no packing) for reference.
+Extra rows: the encoder with the uncased vocabulary, with `return_offsets=True` (cased and
+uncased), and keras-hub's `WordPieceTokenizer` (raw token ids only, no packing) for
+reference.
 Results go to benchmarks/results/encoder.json.
 
     python benchmarks/bench_encoder.py [--limit N] [--batch-size 1024] [--out PATH]
@@ -103,6 +104,8 @@ def main():
         "feature_encoder_tf_data_uncased": bertcls.FeatureEncoder.from_preset(VOCABS["uncased"]),
         "feature_encoder_tf_data_offsets": bertcls.FeatureEncoder.from_preset(
             VOCABS["cased"], return_offsets=True),
+        "feature_encoder_tf_data_uncased_offsets": bertcls.FeatureEncoder.from_preset(
+            VOCABS["uncased"], return_offsets=True),
     }
     try:
         import keras_hub
