@@ -119,6 +119,21 @@ def test_korean_particles_attached_to_the_answer():
     assert texts_of_labels(windows, [context]) == ["서울에서"]
 
 
+def test_tokens_sharing_one_character_keep_start_before_end():
+    # An uncased vocabulary splits a Hangul syllable into jamo pieces: 역 -> 여 ##ㄱ, two
+    # tokens with the same offsets (0, 1). run_qa.py's scan would label (##ㄱ, 여), end
+    # before start; the answer 역 is both tokens.
+    import unicodedata
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "누가"] + [
+        unicodedata.normalize("NFD", t) for t in ("여", "##ᆨ", "##청")]
+    enc = FeatureEncoder(vocab, lowercase=True, max_seq_len=16)
+    windows = encode_qa(enc, ["누가"], ["역청 역"], [("역", 3)], doc_stride=1,
+                        max_question_len=2)
+    assert windows.offsets[0, 3:8].tolist() == [[0, 1], [0, 1], [1, 2], [3, 4], [3, 4]]
+    assert windows.labels.tolist() == [[6, 7]]
+    assert texts_of_labels(windows, ["역청 역"]) == ["역"]
+
+
 def test_empty_context_gives_one_window_without_context():
     windows = encode_qa(encoder(), ["who"], [""], [None], doc_stride=2)
     assert windows.features["input_ids"][0, :4].tolist() == [2, 5, 3, 3]

@@ -48,8 +48,9 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
         answers: optional list, one item per example: `(text, start)` with `start` the
             answer's character offset in its context, or `None` for no answer. A window
             whose context holds the whole answer is labelled with the answer's first and
-            last token (the tokens holding its first and last character); other windows
-            with `[CLS]` (0, 0), as in Hugging Face's `run_qa.py`.
+            last token (the first token ending after its first character, the last token
+            starting before its end); other windows with `[CLS]` (0, 0), as in Hugging
+            Face's `run_qa.py`.
         doc_stride: context tokens shared by consecutive windows (Hugging Face's `stride`).
         max_question_len: questions are cut to this many tokens; contexts are never cut.
         chunk_size: texts tokenized per call.
@@ -179,8 +180,12 @@ def _label(offsets, span, first):
     start, end = span
     if not (offsets[0, 0] <= start and offsets[-1, 1] >= end):
         return 0, 0
-    # The last token starting at or before the answer's first character, and the first
-    # token ending at or after its last one (offsets only grow along the context).
-    start_token = int(np.sum(offsets[:, 0] <= start)) - 1
-    end_token = int(np.sum(offsets[:, 1] < end))
+    # The first token ending after the answer's first character and the last token starting
+    # before its end (offsets only grow along the context). Unlike run_qa.py's scan this stays
+    # ordered when several tokens share one character (a Hangul syllable split into jamo
+    # pieces by an uncased vocabulary).
+    start_token = int(np.sum(offsets[:, 1] <= start))
+    end_token = int(np.sum(offsets[:, 0] < end)) - 1
+    if start_token > end_token:  # the answer covers no token (only spaces)
+        return 0, 0
     return first + start_token, first + end_token
