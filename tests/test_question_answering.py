@@ -180,6 +180,7 @@ def test_fit_and_predict_under_jax():
     assert "JAX_OK" in done.stdout, done.stderr[-3000:]
 
 
+@pytest.mark.slow  # a fresh TensorFlow process with two logical CPUs: ~20 s idle
 def test_fit_under_a_mirrored_strategy():
     script = textwrap.dedent("""
         import tensorflow as tf
