@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 # === Text ===
 from bertcls.text.feature_encoder import FeatureEncoder
 from bertcls.text.sentencepiece_encoder import SentencePieceEncoder
+from bertcls.text.presets import encoder_from_preset
 from bertcls.hub import PresetError, resolve_preset
 from bertcls.text.wordpiece import BertWordPiece
 from bertcls.text.vocabulary import save_vocabulary, train_vocabulary
@@ -60,6 +61,7 @@ __all__ = [
     "FeatureEncoder",
     "PresetError",
     "SentencePieceEncoder",
+    "encoder_from_preset",
     "resolve_preset",
     "save_vocabulary",
     "train_vocabulary",

@@ -20,6 +20,9 @@ import re
 HUB_ALLOW_PATTERNS = (
     "config.json",
     "vocab.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "tokenizer.json",

@@ -244,3 +244,65 @@ def test_untrusted_model_files_are_clear_errors(tmp_path):
         SentencePieceEncoder(data, layout="albert")
     with pytest.raises(ValueError, match="outside the vocabulary"):
         SentencePieceEncoder(data).decode([99])
+
+
+# --- Picking the encoder from a checkpoint directory; task models; string-in export --------
+
+def test_encoder_from_preset_picks_by_files(models, tmp_path, tiny_vocab_file):
+    from bertcls import FeatureEncoder, encoder_from_preset
+
+    def directory(name, files):
+        d = tmp_path / name
+        d.mkdir()
+        for file, content in files.items():
+            target = d / file
+            if isinstance(content, (dict, str)):
+                target.write_text(content if isinstance(content, str) else json.dumps(content))
+            else:
+                target.write_bytes(content)
+        return d
+
+    model = open(models["albert1000"], "rb").read()
+    xlmr = encoder_from_preset(directory("xlmr", {"sentencepiece.bpe.model": model}),
+                               max_seq_len=32)
+    assert isinstance(xlmr, SentencePieceEncoder) and xlmr.layout == "xlm-roberta"
+    assert xlmr.max_seq_len == 32
+    albert = encoder_from_preset(directory("albert", {
+        "spiece.model": model,
+        "tokenizer_config.json": {"tokenizer_class": "AlbertTokenizer", "do_lower_case": False,
+                                  "keep_accents": True,
+                                  "mask_token": {"content": "[MASK]", "lstrip": True}}}))
+    assert (albert.layout, albert.lowercase, albert.keep_accents) == ("albert", False, True)
+    by_type = encoder_from_preset(directory("by_type", {
+        "spiece.model": model, "config.json": {"model_type": "albert"}}))
+    assert (by_type.layout, by_type.lowercase, by_type.keep_accents) == ("albert", True, False)
+    bert = encoder_from_preset(directory("bert", {
+        "vocab.txt": tiny_vocab_file.read_text(), "spiece.model": model,
+        "tokenizer_config.json": {"tokenizer_class": "BertTokenizer"}}))
+    assert isinstance(bert, FeatureEncoder)
+    with pytest.raises(ValueError, match="XLNetTokenizer"):
+        encoder_from_preset(directory("xlnet", {
+            "spiece.model": model, "tokenizer_config.json": {"tokenizer_class": "XLNetTokenizer"},
+            "config.json": {"model_type": "xlnet"}}))
+    with pytest.raises(ValueError, match="spiece.model"):
+        encoder_from_preset(directory("corrupt", {
+            "spiece.model": model[:100], "config.json": {"model_type": "albert"}}))
+    with pytest.raises(ValueError, match="no tokenizer files"):
+        encoder_from_preset(directory("empty", {"config.json": {"model_type": "bert"}}))
+
+
+def test_classifier_from_preset_and_string_in_export(tiny, tmp_path):
+    from bertcls import BertBackbone, BertClassifier, export_text_model
+    backbone = BertBackbone(vocabulary_size=tiny.vocabulary_size, num_layers=1, num_heads=2,
+                            hidden_size=8, intermediate_size=16)
+    preset = tmp_path / "checkpoint"
+    backbone.save_pretrained(preset)
+    (preset / "sentencepiece.bpe.model").write_bytes(tiny.model)
+    model = BertClassifier.from_preset(preset, max_seq_len=8)
+    assert isinstance(model.encoder, SentencePieceEncoder)
+    texts = ["the fox jumps", "좋다 영화", "the"]
+    expected = model.predict_texts(texts)["probabilities"]
+    path = export_text_model(model, tmp_path / "served")
+    served = tf.saved_model.load(str(path))
+    got = served.serve(tf.constant(texts)).numpy()
+    np.testing.assert_allclose(got[:, 0], expected, atol=1e-6)

@@ -8,7 +8,7 @@ from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.heads import POOLINGS, BertHead
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
-from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.presets import encoder_from_preset
 from bertcls.text.inputs import pair_or_text
 
 
@@ -118,7 +118,7 @@ class BertClassifier(Task):
             **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
         """
         backbone = BertBackbone.from_preset(preset)
-        encoder = FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len)
+        encoder = encoder_from_preset(preset, max_seq_len=max_seq_len)
         return cls(backbone, num_classes=num_classes, multi_label=multi_label,
                    encoder=encoder, **kwargs)
 

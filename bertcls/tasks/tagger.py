@@ -11,7 +11,7 @@ from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
-from bertcls.text.feature_encoder import FeatureEncoder
+from bertcls.text.presets import encoder_from_preset
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -192,7 +192,7 @@ class BertTagger(Task):
     def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new tagging head."""
         return cls(BertBackbone.from_preset(preset), tags=tags, num_tags=num_tags,
-                   encoder=FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len),
+                   encoder=encoder_from_preset(preset, max_seq_len=max_seq_len),
                    **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
