@@ -9,6 +9,11 @@ split, evaluate on the test set, print predictions, print a summary.
     python examples/nsmc_sentiment.py                      # klue/bert-base, full NSMC
     python examples/nsmc_sentiment.py --data-dir ../shared/data/nsmc --preset DIR
     python examples/nsmc_sentiment.py --quick              # offline, ~1-3 minutes on CPU
+    python examples/nsmc_sentiment.py --preset monologg/koelectra-base-v3-discriminator
+
+`--preset` takes any family bertcls loads (BERT, RoBERTa, XLM-R, ELECTRA, ALBERT,
+DistilBERT, picked from config.json's model_type) with a WordPiece vocab.txt; the head is
+the one transformers' *ForSequenceClassification uses for that family.
 
 `--quick` needs no network: it trains a small BERT FROM SCRATCH (not pretrained) on
 the NSMC rows bundled in examples/data/nsmc_quick, with a WordPiece vocabulary learned
@@ -53,7 +58,7 @@ SAMPLE_REVIEWS = [
 
 OFFLINE_HINT = (
     "No network? Pass --data-dir DIR (a folder with ratings_train.txt and ratings_test.txt) "
-    "and --preset DIR (a local Hugging Face BERT directory: config.json, vocab.txt, "
+    "and --preset DIR (a local Hugging Face BERT-family directory: config.json, vocab.txt, "
     "model.safetensors), or run with --quick (bundled data, small model, no download).")
 
 
@@ -130,13 +135,14 @@ def load_encoder(args, train_texts):
 
 
 def build_model(args, encoder, runtime):
-    """The tutorial's TFBertForSequenceClassification: BERT's pooled output -> one sigmoid
+    """The tutorial's TFBertForSequenceClassification: BERT's pooled output (or the
+    preset family's own head: RoBERTa/ELECTRA/DistilBERT read the first token) -> one sigmoid
     unit (TruncatedNormal(0.02)), Adam, binary cross-entropy, accuracy."""
     if args.quick:
         backbone = bertcls.BertBackbone(vocabulary_size=encoder.vocabulary_size,
                                         max_sequence_length=args.max_seq_len, **QUICK_BACKBONE)
     else:
-        backbone = bertcls.BertBackbone.from_preset(args.preset)
+        backbone = bertcls.backbone_from_preset(args.preset)  # the family from model_type
     model = bertcls.BertClassifier(backbone, num_classes=2, encoder=encoder)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                   steps_per_execution=runtime.steps_per_execution)
@@ -226,6 +232,7 @@ def main(argv=None):
     model_name = "small BERT from scratch (NOT pretrained)" if args.quick else args.preset
     print("\n=== Summary ===")
     print(f"model:          {model_name}")
+    print(f"backbone:       {type(model.backbone).__name__}")
     batches = f"fixed {args.max_seq_len}" if args.fixed_length else "bucketed by length"
     print(f"batches:        {batches}")
     print(f"test accuracy:  {accuracy:.4f} on {len(test_y)} reviews")

@@ -423,7 +423,7 @@ def save_backbone(backbone, directory, encoder=None):
     save_file(get_hf_weights(backbone), os.path.join(directory, "model.safetensors"),
               metadata={"format": "pt"})
     if encoder is not None:
-        save_tokenizer(encoder, directory, model_max_length=backbone.max_sequence_length)
+        save_tokenizer(encoder, directory, model_max_length=backbone.max_input_length)
     return directory
 
 

@@ -295,6 +295,11 @@ class EncoderBackbone(keras.Model):
         return cls(**config)
 
     @property
+    def max_input_length(self):
+        """The most tokens per input: `max_sequence_length`, less RoBERTa's position offset."""
+        return self._max_input_length
+
+    @property
     def has_pooler(self):
         """Whether the backbone returns `pooled_output`."""
         return hasattr(self, "pooler_dense")

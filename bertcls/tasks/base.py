@@ -1,6 +1,8 @@
 """`Task`, the base every task model shares: the encoder-dict -> backbone -> head graph, label
 checks in fit/evaluate, compile on load, deserializing the layers in its config."""
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -35,7 +37,12 @@ class Task(keras.Model):
             check_data(self, validation, None)
         elif isinstance(validation, (tuple, list)) and len(validation) >= 2:
             check_data(self, validation[0], validation[1])
-        return super().fit(x, y, **kwargs)
+        # A head that does not read `pooled_output` (a tagger, the first-token heads) leaves
+        # the backbone's pooler without gradients; Keras would warn on every fit.
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"Gradients do not exist for variables \['pooler_dense")
+            return super().fit(x, y, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         check_data(self, x, y)

@@ -3,18 +3,19 @@
 import keras
 import numpy as np
 
-from bertcls.models.backbone import BertBackbone
+from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.heads import POOLINGS, BertHead
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
+from bertcls.tasks.pretrained import save_task_pretrained
 from bertcls.text.presets import encoder_from_preset
 from bertcls.text.inputs import pair_or_text
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
 class BertClassifier(Task):
-    """A sentence classifier: a `BertBackbone` and a many-to-one `BertHead`.
+    """A sentence classifier: a backbone of any family and a many-to-one `BertHead`.
 
     Three tasks, picked by `num_classes` and `multi_label`:
 
@@ -35,11 +36,15 @@ class BertClassifier(Task):
     `ValueError`. Labels of generators and later dataset batches are not checked.
 
     Args:
-        backbone: a `BertBackbone` (or any Keras model mapping the three int inputs to
-            `sequence_output` and `pooled_output`).
+        backbone: a `BertBackbone` or another family's backbone (or any Keras model mapping
+            the three int inputs to `sequence_output` and `pooled_output`).
         num_classes: number of classes (2 for binary); defaults to `len(labels)`, else 2.
         multi_label: independent sigmoid per class.
-        pooling: `"pooled"` (tutorial), `"cls"` or `"mean"`; see `BertHead`.
+        pooling: None (default): the head transformers' `*ForSequenceClassification` of
+            the backbone's family uses (`backbone.classifier_head`): the pooled output for
+            BERT (the tutorial) and ALBERT; the first token through a hidden dense layer
+            (tanh for RoBERTa / XLM-R, GELU for ELECTRA, ReLU for DistilBERT) for the others.
+            Or `"pooled"`, `"cls"` or `"mean"`: a plain dense head on that; see `BertHead`.
         dropout: dropout before the dense layer (0 in the tutorial).
         head: a layer replacing the default `BertHead`; it receives the backbone's output
             dict plus `attention_mask` and must return probabilities of shape
@@ -73,7 +78,7 @@ class BertClassifier(Task):
     ((2,), (2,))
     """
 
-    def __init__(self, backbone, num_classes=None, multi_label=False, pooling="pooled",
+    def __init__(self, backbone, num_classes=None, multi_label=False, pooling=None,
                  dropout=0.0, head=None, encoder=None, labels=None, **kwargs):
         labels = _check_names(labels, num_classes)
         if num_classes is None:
@@ -82,15 +87,25 @@ class BertClassifier(Task):
             raise ValueError(
                 f"`num_classes` must be an integer >= 2 (2 for binary), received "
                 f"{num_classes!r}.")
+        spec = {"pooling": pooling}
+        if pooling is None:
+            spec = dict(getattr(backbone, "classifier_head", {"pooling": "pooled"}))
+            pooling = spec["pooling"]
         if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}, received {pooling!r}.")
+            raise ValueError(
+                f"`pooling` must be None or one of {POOLINGS}, received {pooling!r}.")
+        if pooling == "pooled" and head is None and not getattr(backbone, "has_pooler", True):
+            raise ValueError(
+                f"pooling='pooled' needs a backbone with a pooler; {type(backbone).__name__} "
+                f"has none. Use pooling=None (the family's head), 'cls' or 'mean'.")
         binary = num_classes == 2 and not multi_label
         # === Layers ===
         if head is None:
             head = BertHead(
                 num_outputs=1 if binary else num_classes, task_type="many_to_one",
                 pooling=pooling, activation="softmax" if not (binary or multi_label)
-                else "sigmoid", dropout=dropout, name="classifier_head")
+                else "sigmoid", dropout=dropout,
+                hidden_activation=spec.get("hidden_activation"), name="classifier_head")
         outputs = self._wire(backbone, head, encoder, **kwargs)
 
         # === Config ===
@@ -111,13 +126,16 @@ class BertClassifier(Task):
                     **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new head.
 
+        The backbone's family comes from `config.json`'s `model_type`
+        (`bertcls.backbone_from_preset`); the head is that family's (see `pooling`).
+
         Args:
             preset: local directory (config.json, weights, vocab.txt) or Hub id.
             num_classes, multi_label: the task, as in the constructor.
             max_seq_len: the encoder's maximum length.
             **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
         """
-        backbone = BertBackbone.from_preset(preset)
+        backbone = backbone_from_preset(preset)
         encoder = encoder_from_preset(preset, max_seq_len=max_seq_len)
         return cls(backbone, num_classes=num_classes, multi_label=multi_label,
                    encoder=encoder, **kwargs)
@@ -265,6 +283,54 @@ class BertClassifier(Task):
         labels, probabilities = self._answer(predict_strings(self, batch), threshold)
         label = labels[0]
         return (str(label) if isinstance(label, np.str_) else label), probabilities[0]
+
+    # --- Hugging Face ----------------------------------------------------------------------
+
+    def save_pretrained(self, directory, labels=None):
+        """Write this classifier for transformers' `AutoModelForSequenceClassification`.
+
+        The backbone's weights under its family's names, the head under transformers'
+        (`classifier`; `classifier.dense` / `classifier.out_proj` for RoBERTa and ELECTRA;
+        `pre_classifier` / `classifier` for DistilBERT), `config.json` with `architectures`,
+        `id2label` and `problem_type`, and the encoder's `vocab.txt` /
+        `tokenizer_config.json`. softmax (sigmoid for multi-label) of transformers' logits
+        equals this model's probabilities; a binary classifier is written as two logits
+        `[0, z]` for its sigmoid logit `z`, so `softmax(logits)[:, 1]` is its probability
+        (see `bertcls.tasks.pretrained`). `bertcls.backbone_from_preset(directory)` reads
+        the backbone back (the head is skipped).
+
+        Args:
+            directory: output directory (created if missing).
+            labels: optional class names, index = class id (default: the model's `labels`,
+                else `LABEL_0`, ...).
+
+        Returns:
+            The directory path.
+
+        Raises:
+            ValueError: a custom head, or a head transformers' class for this family does
+                not have (e.g. `pooling="mean"`).
+
+        Example:
+
+        >>> import os, tempfile
+        >>> from bertcls import RobertaBackbone
+        >>> backbone = RobertaBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> directory = BertClassifier(backbone, num_classes=3).save_pretrained(
+        ...     tempfile.mkdtemp(), labels=["neg", "neu", "pos"])
+        >>> sorted(os.listdir(directory))
+        ['config.json', 'model.safetensors']
+        """
+        if labels is None:
+            labels = self.labels or [f"LABEL_{i}" for i in range(self.num_classes)]
+        if len(labels) != self.num_classes or not all(isinstance(t, str) for t in labels):
+            raise ValueError(
+                f"`labels` must be {self.num_classes} strings, received {labels!r}.")
+        return save_task_pretrained(
+            self, directory, "SequenceClassification", list(labels),
+            "multi_label_classification" if self.multi_label
+            else "single_label_classification", binary=self.binary)
 
     # --- Serialization ---------------------------------------------------------------------
 

@@ -6,6 +6,9 @@ from keras import ops
 TASK_TYPES = ("many_to_one", "many_to_many")
 POOLINGS = ("pooled", "cls", "mean")
 ACTIVATIONS = ("sigmoid", "softmax", None)
+# Activations of the optional hidden dense layer (the families' classification heads:
+# tanh for RoBERTa / XLM-R, exact GELU for ELECTRA, ReLU for DistilBERT).
+HIDDEN_ACTIVATIONS = ("tanh", "gelu", "relu")
 
 
 def default_initializer():
@@ -22,6 +25,13 @@ class BertHead(keras.layers.Layer):
     `sequence_output` over real tokens (`attention_mask` 1). A many-to-many head reads
     `sequence_output` and predicts at every position.
 
+    With `hidden_activation`, a dense layer of the hidden size with that activation (and
+    dropout) comes before the output layer: the sequence-classification head of RoBERTa
+    (`"tanh"`), ELECTRA (`"gelu"`) and DistilBERT (`"relu"`), which read the first token
+    (`pooling="cls"`) of a backbone without a pooler. The order is dropout, hidden dense,
+    dropout, output dense (transformers' DistilBERT has no dropout before the hidden
+    layer; identical at inference).
+
     Args:
         num_outputs: units of the dense layer (1 for a binary sigmoid, else classes or tags).
         task_type: `"many_to_one"` (one prediction per example) or `"many_to_many"`
@@ -29,6 +39,8 @@ class BertHead(keras.layers.Layer):
         pooling: many-to-one only: `"pooled"`, `"cls"` or `"mean"`.
         activation: `"sigmoid"`, `"softmax"` or `None` (logits).
         dropout: dropout rate applied to the features during training.
+        hidden_activation: None, or `"tanh"`, `"gelu"` (exact) or `"relu"`: add the hidden
+            dense layer described above.
         kernel_initializer: initializer of the dense kernel; `None` means
             `TruncatedNormal(stddev=0.02)`.
 
@@ -56,7 +68,8 @@ class BertHead(keras.layers.Layer):
     """
 
     def __init__(self, num_outputs=1, task_type="many_to_one", pooling="pooled",
-                 activation="sigmoid", dropout=0.0, kernel_initializer=None, **kwargs):
+                 activation="sigmoid", dropout=0.0, kernel_initializer=None,
+                 hidden_activation=None, **kwargs):
         super().__init__(**kwargs)
         # === Config ===
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
@@ -71,6 +84,11 @@ class BertHead(keras.layers.Layer):
                 f"`activation` must be one of {ACTIVATIONS}, received {activation!r}.")
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"`dropout` must be a number in [0, 1), received {dropout!r}.")
+        if hidden_activation is not None and hidden_activation not in HIDDEN_ACTIVATIONS:
+            raise ValueError(
+                f"`hidden_activation` must be None or one of {HIDDEN_ACTIVATIONS}, received "
+                f"{hidden_activation!r}.")
+        self.hidden_activation = hidden_activation
         self.num_outputs = num_outputs
         self.task_type = task_type
         self.pooling = pooling
@@ -85,11 +103,18 @@ class BertHead(keras.layers.Layer):
 
         # === Layers ===
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        self._initializer = initializer
         self.dense = keras.layers.Dense(
             num_outputs, kernel_initializer=initializer, name="dense")
 
     def build(self, input_shape):
         hidden = input_shape["sequence_output"][-1]
+        if self.hidden_activation is not None:
+            # Created here: its width is the backbone's hidden size.
+            self.hidden_dense = keras.layers.Dense(
+                hidden, activation=self.hidden_activation, kernel_initializer=self._initializer,
+                name="hidden_dense")
+            self.hidden_dense.build((None, hidden))
         self.dense.build((None, hidden))
         self.built = True
 
@@ -110,6 +135,8 @@ class BertHead(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         x = self.dropout_layer(self._features(inputs), training=training)
+        if self.hidden_activation is not None:
+            x = self.dropout_layer(self.hidden_dense(x), training=training)
         x = self.dense(x)
         if self.activation == "sigmoid":
             return ops.sigmoid(x)
@@ -130,6 +157,7 @@ class BertHead(keras.layers.Layer):
             "pooling": self.pooling,
             "activation": self.activation,
             "dropout": self.dropout,
+            "hidden_activation": self.hidden_activation,
             "kernel_initializer": (None if self.kernel_initializer is None
                                    else keras.initializers.serialize(self.kernel_initializer)),
         })

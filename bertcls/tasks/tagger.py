@@ -1,15 +1,14 @@
 """`BertTagger`: per-token tagging (NER) on a backbone, with -100 positions ignored."""
 
-import warnings
-
 import keras
 import numpy as np
 from keras import ops
 
-from bertcls.models.backbone import BertBackbone
+from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
+from bertcls.tasks.pretrained import save_task_pretrained
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
 from bertcls.text.presets import encoder_from_preset
 
@@ -51,6 +50,34 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         mask = ops.cast(mask, losses.dtype)
         # A scalar: Keras' reduction of a scalar leaves it unchanged.
         return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+    def save_pretrained(self, directory):
+        """Write this tagger for transformers' `AutoModelForTokenClassification`.
+
+        The backbone's weights under its family's names, the head as `classifier`,
+        `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
+        encoder's tokenizer files. softmax of transformers' logits equals this model's
+        probabilities.
+
+        Args:
+            directory: output directory (created if missing).
+
+        Returns:
+            The directory path.
+
+        Example:
+
+        >>> import json, os, tempfile
+        >>> from bertcls import ElectraBackbone
+        >>> backbone = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> directory = BertTagger(backbone, tags=["O", "B-PS", "I-PS"]).save_pretrained(
+        ...     tempfile.mkdtemp())
+        >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
+        ['ElectraForTokenClassification']
+        """
+        tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
+        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
 
     def get_config(self):
         config = super().get_config()
@@ -100,6 +127,34 @@ class MaskedAccuracy(keras.metrics.Metric):
         self.correct.assign(0.0)
         self.count.assign(0.0)
 
+    def save_pretrained(self, directory):
+        """Write this tagger for transformers' `AutoModelForTokenClassification`.
+
+        The backbone's weights under its family's names, the head as `classifier`,
+        `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
+        encoder's tokenizer files. softmax of transformers' logits equals this model's
+        probabilities.
+
+        Args:
+            directory: output directory (created if missing).
+
+        Returns:
+            The directory path.
+
+        Example:
+
+        >>> import json, os, tempfile
+        >>> from bertcls import ElectraBackbone
+        >>> backbone = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> directory = BertTagger(backbone, tags=["O", "B-PS", "I-PS"]).save_pretrained(
+        ...     tempfile.mkdtemp())
+        >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
+        ['ElectraForTokenClassification']
+        """
+        tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
+        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
+
     def get_config(self):
         config = super().get_config()
         config["ignore_index"] = self.ignore_index
@@ -118,7 +173,7 @@ class BertTagger(Task):
     dataset.
 
     Args:
-        backbone: a `BertBackbone`.
+        backbone: a `BertBackbone` or another family's backbone.
         tags: list of tag strings (e.g. `["O", "B-PS", "I-PS"]`), index = tag id; needed to
             decode entities. Give either `tags` or `num_tags`.
         num_tags: number of tags when names are not known.
@@ -190,8 +245,9 @@ class BertTagger(Task):
 
     @classmethod
     def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, **kwargs):
-        """Backbone and encoder from a Hugging Face directory or Hub id, new tagging head."""
-        return cls(BertBackbone.from_preset(preset), tags=tags, num_tags=num_tags,
+        """Backbone (any family, from `config.json`'s `model_type`) and encoder from a
+        Hugging Face directory or Hub id, new tagging head."""
+        return cls(backbone_from_preset(preset), tags=tags, num_tags=num_tags,
                    encoder=encoder_from_preset(preset, max_seq_len=max_seq_len),
                    **kwargs)
 
@@ -205,14 +261,6 @@ class BertTagger(Task):
         if metrics == "auto":
             metrics = [MaskedAccuracy()]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    def fit(self, x=None, y=None, **kwargs):
-        # A tagger never reads the backbone's pooler; Keras would warn that it gets no
-        # gradient on every fit.
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"Gradients do not exist for variables \['pooler_dense")
-            return super().fit(x, y, **kwargs)
 
     def check_labels(self, y, features=None):
         """Raise ValueError unless `y` holds tag ids in `[0, num_tags)` or -100, shaped like
@@ -264,6 +312,34 @@ class BertTagger(Task):
         if not isinstance(text, str):
             raise ValueError(f"predict_text takes one string, received {type(text).__name__}.")
         return self.predict_texts([text], batch_size=1)[0]
+
+    def save_pretrained(self, directory):
+        """Write this tagger for transformers' `AutoModelForTokenClassification`.
+
+        The backbone's weights under its family's names, the head as `classifier`,
+        `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
+        encoder's tokenizer files. softmax of transformers' logits equals this model's
+        probabilities.
+
+        Args:
+            directory: output directory (created if missing).
+
+        Returns:
+            The directory path.
+
+        Example:
+
+        >>> import json, os, tempfile
+        >>> from bertcls import ElectraBackbone
+        >>> backbone = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> directory = BertTagger(backbone, tags=["O", "B-PS", "I-PS"]).save_pretrained(
+        ...     tempfile.mkdtemp())
+        >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
+        ['ElectraForTokenClassification']
+        """
+        tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
+        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
 
     def get_config(self):
         return {
