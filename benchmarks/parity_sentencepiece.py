@@ -137,10 +137,10 @@ def main():
                     fairseq(a) != b for a, b in zip(rows, reference))
             report[name] = result
             print(name, json.dumps(result, ensure_ascii=False), flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2, ensure_ascii=False)
-            f.write("\n")
+            if args.json:  # after every model, so a partial run leaves its results
+                with open(args.json, "w", encoding="utf-8") as f:
+                    json.dump(report, f, indent=2, ensure_ascii=False)
+                    f.write("\n")
 
 
 if __name__ == "__main__":
