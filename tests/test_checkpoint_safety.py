@@ -2,6 +2,7 @@
 `CheckpointError` (or read correctly) without reading outside a buffer, running code,
 mutating the reader or costing memory out of proportion to the file (docs/security.md)."""
 
+import json
 import os
 import struct
 import subprocess
@@ -218,6 +219,7 @@ HOSTILE_PICKLES = {
     "obj": b"(" + ORDERED_DICT + b"o",
     "inst": b"(icollections\nOrderedDict\n",
     "ext1": b"\x82\x01",
+    "empty_set": b"\x8f",
 }
 
 
@@ -374,3 +376,231 @@ def test_big_endian_and_missing_pickle(tmp_path):
         archive.writestr("archive/other", "x")
     with pytest.raises(CheckpointError, match="one data.pkl"):
         read_torch_bin(str(path))
+
+
+# === Checkpoint directories: shard indexes, files, weights against the config ===
+
+TINY = dict(vocabulary_size=23, num_layers=1, num_heads=2, hidden_size=8, intermediate_size=16,
+            max_sequence_length=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from bertcls import BertBackbone
+
+    directory = tmp_path_factory.mktemp("tiny")
+    BertBackbone(**TINY).save_pretrained(str(directory))
+    return directory
+
+
+def copy_checkpoint(source, target, weights=True):
+    import shutil
+
+    target.mkdir(exist_ok=True)
+    shutil.copy(source / "config.json", target / "config.json")
+    if weights:
+        shutil.copy(source / "model.safetensors", target / "model.safetensors")
+    return target
+
+
+def tiny_state(tiny_checkpoint):
+    from bertcls.models.checkpoints import read_safetensors
+
+    return read_safetensors(str(tiny_checkpoint / "model.safetensors"))
+
+
+def write_sharded(directory, state, shard_names):
+    """Two safetensors shards and an index naming them `shard_names`."""
+    from safetensors.numpy import save_file
+
+    names = sorted(state)
+    halves = [names[: len(names) // 2], names[len(names) // 2:]]
+    weight_map = {}
+    for shard, keys in zip(shard_names, halves):
+        weight_map.update({k: shard for k in keys})
+    for stored, keys in zip(("model-00001-of-00002.safetensors",
+                             "model-00002-of-00002.safetensors"), halves):
+        save_file({k: state[k] for k in keys}, str(directory / stored))
+    (directory / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {}, "weight_map": weight_map}))
+
+
+@pytest.mark.parametrize("shard", ["../outside.safetensors", "/etc/passwd",
+                                   "sub/../../model.safetensors", "..\\outside.safetensors",
+                                   "escape.safetensors"])
+def test_shard_names_are_confined_to_the_checkpoint_directory(tmp_path, tiny_checkpoint,
+                                                              shard):
+    from bertcls import BertBackbone
+    from safetensors.numpy import save_file
+
+    outside = tmp_path / "outside.safetensors"
+    state = tiny_state(tiny_checkpoint)
+    save_file(state, str(outside))
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "ckpt", weights=False)
+    os.symlink(outside, directory / "escape.safetensors")
+    write_sharded(directory, state, ["model-00001-of-00002.safetensors", shard])
+    with pytest.raises(CheckpointError, match="model.safetensors.index.json names the shard"):
+        BertBackbone.from_preset(str(directory))
+
+
+def test_huggingface_cache_links_into_blobs_are_read(tmp_path, tiny_checkpoint):
+    # huggingface_hub snapshots hold symlinks into ../../blobs: those are not escapes.
+    from bertcls import BertBackbone
+
+    snapshot = tmp_path / "models--x--y" / "snapshots" / "abc123"
+    blobs = tmp_path / "models--x--y" / "blobs"
+    build = copy_checkpoint(tiny_checkpoint, tmp_path / "build", weights=False)
+    write_sharded(build, tiny_state(tiny_checkpoint),
+                  ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
+    snapshot.mkdir(parents=True)
+    blobs.mkdir()
+    for i, file in enumerate(sorted(build.iterdir())):
+        os.rename(file, blobs / f"blob{i}")
+        os.symlink(os.path.join("..", "..", "blobs", f"blob{i}"), snapshot / file.name)
+    backbone = BertBackbone.from_preset(str(snapshot))
+    assert backbone.vocabulary_size == TINY["vocabulary_size"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "Cannot read shard index"),
+    ("[1, 2]", "must hold a JSON object"),
+    ('{"metadata": {}}', "has no 'weight_map'"),
+    ('{"weight_map": ["a"]}', "has no 'weight_map' object"),
+    ('{"weight_map": {"a": 3}}', r"weight_map\['a'\] must be a shard file name"),
+    ('{"weight_map": {"a": "model.safetensors"}}', "model.safetensors does not exist"),
+])
+def test_broken_shard_indexes(tmp_path, tiny_checkpoint, content, message):
+    from bertcls import BertBackbone
+
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "ckpt", weights=False)
+    (directory / "model.safetensors.index.json").write_text(content)
+    with pytest.raises(CheckpointError, match=message) as info:
+        BertBackbone.from_preset(str(directory))
+    assert "model.safetensors" in str(info.value)
+
+
+def test_corrupt_safetensors_and_special_files(tmp_path, tiny_checkpoint):
+    from bertcls import BertBackbone
+
+    data = (tiny_checkpoint / "model.safetensors").read_bytes()
+    for name, content in [("truncated", data[: len(data) // 2]), ("garbage", b"\x00" * 64),
+                          ("huge_header", struct.pack("<Q", 2**60) + b"{}")]:
+        directory = copy_checkpoint(tiny_checkpoint, tmp_path / name, weights=False)
+        (directory / "model.safetensors").write_bytes(content)
+        with pytest.raises(CheckpointError, match="model.safetensors: it is not a valid"):
+            BertBackbone.from_preset(str(directory))
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "fifo", weights=False)
+    os.mkfifo(directory / "model.safetensors")  # reading it would block forever
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        BertBackbone.from_preset(str(directory))
+
+
+def save_state(directory, state):
+    from safetensors.numpy import save_file
+
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+
+
+def test_integer_weights_for_float_parameters_are_refused(tmp_path, tiny_checkpoint):
+    from bertcls import BertBackbone
+
+    state = tiny_state(tiny_checkpoint)
+    state["embeddings.word_embeddings.weight"] = np.ones((23, 8), "int32")
+    state["pooler.dense.bias"] = np.ones(8, "bool")
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "ints", weights=False)
+    save_state(directory, state)
+    with pytest.raises(CheckpointError, match=r"Non-float weights.*"
+                       r"embeddings.word_embeddings.weight: int32.*pooler.dense.bias: bool"):
+        BertBackbone.from_preset(str(directory))
+
+
+def test_non_finite_weights_warn_by_name_or_fail_when_strict(tmp_path, tiny_checkpoint,
+                                                             caplog):
+    from bertcls import BertBackbone, BertClassifier
+
+    state = tiny_state(tiny_checkpoint)
+    state["encoder.layer.0.output.dense.weight"][0, 0] = np.nan
+    state["embeddings.LayerNorm.bias"][3] = np.inf
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "nan", weights=False)
+    save_state(directory, state)
+    with caplog.at_level("WARNING", logger="bertcls.models.checkpoints"):
+        BertBackbone.from_preset(str(directory))
+    warned = [r.getMessage() for r in caplog.records if "NaN or infinite" in r.getMessage()]
+    assert len(warned) == 1 and "2 tensors" in warned[0]
+    assert "encoder.layer.0.output.dense.weight" in warned[0]
+    assert "embeddings.LayerNorm.bias" in warned[0] and "strict=True" in warned[0]
+    with pytest.raises(CheckpointError, match=r"NaN or infinite values in 2 tensors"):
+        BertBackbone.from_preset(str(directory), strict=True)
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]"]))
+    with pytest.raises(CheckpointError, match="embeddings.LayerNorm.bias"):
+        BertClassifier.from_preset(str(directory), strict=True, max_seq_len=8)
+
+
+def test_missing_pooler_is_an_error_when_strict(tmp_path, tiny_checkpoint):
+    from bertcls import BertBackbone
+
+    state = {k: v for k, v in tiny_state(tiny_checkpoint).items()
+             if not k.startswith("pooler.")}
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "nopooler", weights=False)
+    save_state(directory, state)
+    assert BertBackbone.from_preset(str(directory)).num_layers == 1
+    with pytest.raises(CheckpointError, match="no pooler weights"):
+        BertBackbone.from_preset(str(directory), strict=True)
+
+
+@pytest.fixture
+def no_allocation(monkeypatch):
+    """Fail the test if a BertBackbone is constructed."""
+    from bertcls import BertBackbone
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the backbone was allocated before the checkpoint was checked")
+
+    monkeypatch.setattr(BertBackbone, "__init__", refuse)
+
+
+def test_config_far_beyond_its_weights_is_refused_before_allocation(tmp_path, tiny_checkpoint,
+                                                                    no_allocation):
+    from bertcls import BertBackbone
+
+    directory = copy_checkpoint(tiny_checkpoint, tmp_path / "big")
+    config = json.loads((directory / "config.json").read_text())
+    config.update(vocab_size=2_000_000_000, hidden_size=4096, num_hidden_layers=96,
+                  num_attention_heads=32, intermediate_size=16384)  # ~10 TB of float32
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"Shape mismatches: \['embeddings.word_embeddings"
+                                              r".weight: checkpoint \(23, 8\), expected "
+                                              r"\(2000000000, 4096\)"):
+        BertBackbone.from_preset(str(directory))
+
+
+def test_tensors_sharing_one_storage_cannot_inflate_the_model(tmp_path, no_allocation):
+    # Every weight of a 48-layer config is a view of one 1 MiB storage: shapes and bounds
+    # are all valid, but 38 M parameters cannot come from a 1 MB file.
+    from bertcls import BertBackbone
+    from bertcls.models.checkpoints import bert_hf_shapes
+
+    kwargs = dict(vocabulary_size=64, num_layers=48, num_heads=4, hidden_size=256,
+                  intermediate_size=1024, max_sequence_length=64, type_vocab_size=2)
+    numel = 256 * 1024
+    storage = Storage(numel=numel)
+    records = {name: Tensor(storage, 0, shape, tuple(int(np.prod(shape[i + 1:]))
+                                                     for i in range(len(shape))))
+               for name, shape in bert_hf_shapes(kwargs).items()}
+    write_bin(tmp_path / "pytorch_model.bin", dumps(records),
+              {"0": np.zeros(numel, "<f4").tobytes()})
+    (tmp_path / "config.json").write_text(json.dumps({
+        "vocab_size": 64, "num_hidden_layers": 48, "num_attention_heads": 4,
+        "hidden_size": 256, "intermediate_size": 1024, "max_position_embeddings": 64}))
+    assert len(read_torch_bin(str(tmp_path / "pytorch_model.bin"))) == len(records)
+    with pytest.raises(CheckpointError, match="share storage or the config is larger"):
+        BertBackbone.from_preset(str(tmp_path))
+
+
+def test_expected_shapes_match_the_built_backbone():
+    from bertcls import BertBackbone, RobertaBackbone, XLMRobertaBackbone
+
+    kwargs = dict(TINY, num_layers=2, type_vocab_size=3)
+    for cls in (BertBackbone, RobertaBackbone, XLMRobertaBackbone):
+        shapes = {name: w.hf_shape() for name, w in cls(**kwargs).hf_weight_map().items()}
+        assert cls.hf_shapes(kwargs) == shapes, cls.__name__

@@ -7,8 +7,8 @@ with (exact erf GELU for Hugging Face's `"gelu"`), and the pooler.
 
 import keras
 
-from bertcls.models.checkpoints import (POOLER_NAMES, SKIPPED_PREFIXES, hf_config_to_kwargs,
-                                        kwargs_to_hf_config)
+from bertcls.models.checkpoints import (POOLER_NAMES, SKIPPED_PREFIXES, bert_hf_shapes,
+                                        hf_config_to_kwargs, kwargs_to_hf_config)
 from bertcls.models.encoder import (BERT_LAYER_NAMES, BertTransformerLayer,  # noqa: F401
                                     EncoderBackbone, dense_weights, layer_weights,
                                     read_hf_config)
@@ -145,6 +145,11 @@ class BertBackbone(EncoderBackbone):
         """`get_config()` -> the Hugging Face `config.json` dict."""
         return kwargs_to_hf_config(kwargs)
 
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """`BertModel` weight name -> shape for these arguments (`bert_hf_shapes`)."""
+        return bert_hf_shapes(kwargs)
+
     def hf_weight_map(self):
         """Hugging Face `BertModel` weight name -> `Weight` for every variable."""
         weights = self._embedding_weights()
@@ -156,8 +161,13 @@ class BertBackbone(EncoderBackbone):
     # === Checkpoints ===
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
+    def from_preset(cls, preset, strict=False, **overrides):
         """Load a pretrained backbone from a Hugging Face or keras-hub preset.
+
+        The config is type- and range-checked and the checkpoint's tensors are
+        checked against the shapes it implies (names, shapes, float dtypes,
+        enough bytes in the files) before anything is allocated; see
+        docs/security.md.
 
         Args:
             preset: a local Hugging Face directory (`config.json` plus
@@ -166,6 +176,9 @@ class BertBackbone(EncoderBackbone):
                 `bertcls.resolve_preset`), or a local keras-hub BERT preset
                 directory (`config.json` naming `keras_hub>BertBackbone` plus
                 `model.weights.h5`).
+            strict: refuse a checkpoint whose tensors hold NaN or infinity, or
+                that has no pooler weights (by default both load with a
+                warning naming the tensors).
             **overrides: constructor arguments replacing the checkpoint's
                 (e.g. `dtype="mixed_bfloat16"`, `dropout=0.2`).
 
@@ -174,8 +187,12 @@ class BertBackbone(EncoderBackbone):
 
         Raises:
             bertcls.PresetError: the preset cannot be found.
-            ValueError: the config is unsupported, or a weight is missing,
-                unexpected or of the wrong shape (all listed).
+            bertcls.CheckpointError: a file cannot be read (named), the config
+                is invalid or unsupported, or a weight is missing, unexpected,
+                of the wrong shape or not floating point (all listed).
+            bertcls.UnsafeCheckpointError: a `pytorch_model.bin` asks for
+                anything but tensors.
+            ValueError: an override is invalid.
 
         Example:
 
@@ -187,7 +204,7 @@ class BertBackbone(EncoderBackbone):
         >>> BertBackbone.from_preset(directory).num_layers
         1
         """
-        return super().from_preset(preset, **overrides)
+        return super().from_preset(preset, strict=strict, **overrides)
 
     def save_pretrained(self, directory, encoder=None):
         """Write this backbone as a Hugging Face BERT checkpoint.

@@ -10,12 +10,14 @@ loads. The BERT config mapping lives here; the other families' in their modules.
 
 import json
 import logging
+import math
 import os
 
 import numpy as np
 
 from bertcls.hub import resolve_preset
 from bertcls.models.activations import HIDDEN_ACTIVATIONS
+from bertcls.models.config import read_json_object, validate_backbone_args, validate_hf_config
 from bertcls.models.errors import CheckpointError, UnsafeCheckpointError  # noqa: F401
 from bertcls.models.torch_bin import read_torch_bin
 
@@ -94,14 +96,12 @@ def check_hf_config(config, required, model_type, activation_key="hidden_act",
         activation_key, default_activation: where the activation name is and its default.
 
     Raises:
-        ValueError: `config` is not a dict, lacks a required key, names another
+        ValueError: `config` is not a dict, has a value of the wrong type or range
+            (`bertcls.models.config.validate_hf_config`), lacks a required key, names another
             `model_type`, an unsupported activation or position embedding type, or is
             a decoder.
     """
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"A Hugging Face config must be a dict (config.json), received "
-            f"{type(config).__name__}.")
+    validate_hf_config(config)
     missing = [k for k in required if k not in config]
     if missing:
         raise ValueError(
@@ -147,15 +147,117 @@ def kwargs_to_hf_config(kwargs, model_type="bert", architecture="BertModel", pad
 
 # === Reading tensors ===
 
+def regular_file(path):
+    """`path` if it is a regular file (or a link to one); a `CheckpointError` otherwise.
+
+    Devices and pipes (`/dev/zero`, a FIFO) are refused: reading them never ends.
+    """
+    if not os.path.lexists(path):
+        raise CheckpointError(f"{path} does not exist.")
+    if not os.path.isfile(path):
+        kind = "directory" if os.path.isdir(path) else "device, pipe or dangling link"
+        raise CheckpointError(f"{path} is not a regular file (it is a {kind}).")
+    return path
+
+
 def read_safetensors(path):
-    """Read a `.safetensors` file as a dict of numpy arrays (no torch)."""
+    """Read a `.safetensors` file as a dict of numpy arrays (no torch).
+
+    Raises:
+        CheckpointError: the file is not a readable safetensors file (the
+            message names it and safetensors' reason).
+    """
     from safetensors import safe_open
 
     tensors = {}
-    with safe_open(path, framework="np") as f:
-        for name in f.keys():
-            tensors[name] = f.get_tensor(name)
+    try:
+        with safe_open(regular_file(path), framework="np") as f:
+            for name in f.keys():
+                tensors[name] = f.get_tensor(name)
+    except CheckpointError:
+        raise
+    except Exception as e:  # safetensors raises its own error types, and OSError
+        raise CheckpointError(
+            f"Cannot read {path}: it is not a valid safetensors file, or is truncated "
+            f"({type(e).__name__}: {e}).") from e
     return tensors
+
+
+def _inside(path, root):
+    return os.path.commonpath([path, root]) == root
+
+
+def shard_path(directory, shard, index):
+    """The path of shard `shard` named by the index file `index`, confined to `directory`.
+
+    A shard name is a relative path inside the checkpoint directory: no
+    absolute path, no `..`, and no symlink resolving outside the directory
+    (except into the `blobs/` folder of a huggingface_hub cache snapshot,
+    where every file is such a link).
+
+    Raises:
+        CheckpointError: naming the index file and the shard.
+    """
+    parts = shard.replace("\\", "/").split("/")
+    if not shard or os.path.isabs(shard) or ".." in parts or ":" in parts[0]:
+        raise CheckpointError(
+            f"{index} names the shard {shard!r}, which is not a file name inside the "
+            f"checkpoint directory (absolute paths and '..' are refused).")
+    root = os.path.realpath(directory)
+    roots = [root]
+    if os.path.basename(os.path.dirname(root)) == "snapshots":  # huggingface_hub cache
+        roots.append(os.path.realpath(os.path.join(root, os.pardir, os.pardir, "blobs")))
+    path = os.path.join(directory, shard)
+    if not any(_inside(os.path.realpath(path), r) for r in roots):
+        raise CheckpointError(
+            f"{index} names the shard {shard!r}, which resolves to "
+            f"{os.path.realpath(path)}, outside the checkpoint directory {root} (a symlink?).")
+    return regular_file(path)
+
+
+def read_shard_index(index, directory):
+    """Read a `*.index.json` shard index: {shard path: [weight names]}.
+
+    Raises:
+        CheckpointError: the index is not valid JSON, has no `weight_map`
+            object mapping names to shard file names, or names a shard
+            outside the directory.
+    """
+    content = read_json_object(index, "shard index")
+    weight_map = content.get("weight_map")
+    if not isinstance(weight_map, dict):
+        raise CheckpointError(
+            f"{index} has no 'weight_map' object (weight name -> shard file); found "
+            f"{'no weight_map' if weight_map is None else type(weight_map).__name__}.")
+    shards = {}
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str):
+            raise CheckpointError(
+                f"{index}: weight_map[{name!r}] must be a shard file name, received "
+                f"{shard!r}.")
+        shards.setdefault(shard, []).append(name)
+    return {shard_path(directory, shard, index): names for shard, names in sorted(shards.items())}
+
+
+WEIGHT_FILES = (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_torch_bin))
+
+
+def checkpoint_files(directory):
+    """The weight files `read_checkpoint` reads in `directory`, and their reader.
+
+    Returns:
+        (reader, {path: weight names listed by an index, or None}).
+    """
+    for filename, reader in WEIGHT_FILES:
+        path = os.path.join(directory, filename)
+        if os.path.lexists(path):
+            return reader, {regular_file(path): None}
+        index = path + ".index.json"
+        if os.path.lexists(index):
+            return reader, read_shard_index(index, directory)
+    raise CheckpointError(
+        f"No weights in {directory}: expected one of model.safetensors, "
+        f"pytorch_model.bin or their .index.json; found {sorted(os.listdir(directory))}.")
 
 
 def read_checkpoint(directory):
@@ -168,24 +270,18 @@ def read_checkpoint(directory):
         dict mapping weight name to `np.ndarray`.
 
     Raises:
-        ValueError: none of these files exists.
+        CheckpointError: none of these files exists, or one cannot be read
+            (the message names the file).
     """
-    readers = (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_torch_bin))
-    for filename, reader in readers:
-        path = os.path.join(directory, filename)
-        if os.path.exists(path):
-            return reader(path)
-        index = path + ".index.json"
-        if os.path.exists(index):
-            with open(index, encoding="utf-8") as f:
-                shards = sorted(set(json.load(f)["weight_map"].values()))
-            tensors = {}
-            for shard in shards:
-                tensors.update(reader(os.path.join(directory, shard)))
-            return tensors
-    raise ValueError(
-        f"No weights in {directory}: expected one of model.safetensors, "
-        f"pytorch_model.bin or their .index.json; found {sorted(os.listdir(directory))}.")
+    reader, files = checkpoint_files(directory)
+    tensors = {}
+    for path in files:
+        part = reader(path)
+        twice = sorted(set(part) & set(tensors))
+        if twice:
+            raise CheckpointError(f"{path} holds {twice[:5]}, already read from another shard.")
+        tensors.update(part)
+    return tensors
 
 
 # === Weight names ===
@@ -263,7 +359,7 @@ def family_name(backbone):
     return getattr(backbone, "model_type", None) or "bert"
 
 
-def normalize_names(state, prefix="bert"):
+def normalize_names(state, prefix="bert", source="Checkpoint"):
     """Strip the base-model prefix (`bert.`, `roberta.`, ...) and rename legacy
     `LayerNorm.gamma/beta` to weight/bias."""
     normalized = {}
@@ -275,56 +371,161 @@ def normalize_names(state, prefix="bert"):
         elif new.endswith("LayerNorm.beta"):
             new = new[: -len("beta")] + "bias"
         if new in normalized:
-            raise ValueError(f"Checkpoint names {new!r} twice (as {name!r} and another).")
+            raise CheckpointError(f"{source} names {new!r} twice (as {name!r} and another).")
         normalized[new] = value
     return normalized
 
 
-def set_hf_weights(backbone, state):
+def bert_hf_shapes(kwargs):
+    """The `BertModel` weight name -> shape a `BertBackbone` with these arguments holds.
+
+    Computed from the arguments alone, so a checkpoint can be checked against
+    its config before any variable is allocated.
+
+    Example:
+
+    >>> bert_hf_shapes(dict(vocabulary_size=10, num_layers=1, num_heads=2, hidden_size=8,
+    ...                     intermediate_size=16))["encoder.layer.0.intermediate.dense.weight"]
+    (16, 8)
+    """
+    hidden, inner = kwargs["hidden_size"], kwargs["intermediate_size"]
+    shapes = {
+        "embeddings.word_embeddings.weight": (kwargs["vocabulary_size"], hidden),
+        "embeddings.position_embeddings.weight": (kwargs.get("max_sequence_length", 512), hidden),
+        "embeddings.token_type_embeddings.weight": (kwargs.get("type_vocab_size", 2), hidden),
+        "embeddings.LayerNorm.weight": (hidden,),
+        "embeddings.LayerNorm.bias": (hidden,),
+        "pooler.dense.weight": (hidden, hidden),
+        "pooler.dense.bias": (hidden,),
+    }
+    for i in range(kwargs["num_layers"]):
+        hf = f"encoder.layer.{i}."
+        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
+                     "attention.output.dense"):
+            shapes[f"{hf}{name}.weight"] = (hidden, hidden)
+            shapes[f"{hf}{name}.bias"] = (hidden,)
+        shapes[f"{hf}intermediate.dense.weight"] = (inner, hidden)
+        shapes[f"{hf}intermediate.dense.bias"] = (inner,)
+        shapes[f"{hf}output.dense.weight"] = (hidden, inner)
+        shapes[f"{hf}output.dense.bias"] = (hidden,)
+        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[f"{hf}{name}.weight"] = (hidden,)
+            shapes[f"{hf}{name}.bias"] = (hidden,)
+    return shapes
+
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkpoint",
+                strict=False):
+    """Check checkpoint tensors against the weights a backbone holds (or its config implies).
+
+    Args:
+        state: weight name -> array (names normalised).
+        shapes: weight name -> expected shape (`bert_hf_shapes`, or a built backbone's).
+        skip: prefixes of entries that are not backbone weights (besides the task heads
+            and buffers every family skips).
+        pooler: the pooler's weight names (may be missing: random pooler, warning).
+        family: the `model_type` named in messages.
+        source: the checkpoint named in messages.
+        strict: a checkpoint without pooler weights is an error, not a warning.
+
+    Returns:
+        (skipped names, whether the pooler is missing).
+
+    Raises:
+        CheckpointError: listing every missing, unexpected, shape-mismatched and
+            non-float weight.
+    """
+    skip = tuple(skip) + HEAD_PREFIXES
+    skipped = sorted(n for n in state if n.startswith(skip) or n in SKIPPED_NAMES)
+    missing = [n for n in shapes if n not in state]
+    pooler = tuple(pooler)
+    no_pooler = bool(pooler) and all(n in missing for n in pooler)
+    if no_pooler:
+        missing = [n for n in missing if n not in pooler]
+    unexpected = sorted(n for n in state if n not in shapes and n not in skipped)
+    mismatched = [f"{n}: checkpoint {tuple(state[n].shape)}, expected {tuple(shape)}"
+                  for n, shape in shapes.items()
+                  if n in state and tuple(state[n].shape) != tuple(shape)]
+    wrong_type = [f"{n}: {state[n].dtype}" for n in shapes
+                  if n in state and state[n].dtype.name not in FLOAT_DTYPES]
+    if missing or unexpected or mismatched or wrong_type:
+        raise CheckpointError(
+            f"{source} does not match the {family} config. "
+            f"Missing weights: {missing or 'none'}. "
+            f"Unexpected weights: {unexpected or 'none'}. "
+            f"Shape mismatches: {mismatched or 'none'}. "
+            f"Non-float weights (a float parameter needs {'/'.join(FLOAT_DTYPES)}): "
+            f"{wrong_type or 'none'}.")
+    if no_pooler and strict:
+        raise CheckpointError(
+            f"{source} has no pooler weights ({', '.join(pooler)}); strict=True refuses a "
+            f"randomly initialised pooler.")
+    return skipped, no_pooler
+
+
+def check_weight_bytes(count, nbytes, source="Checkpoint"):
+    """Refuse `count` parameters that the weight files (`nbytes` in all) cannot hold.
+
+    Every parameter takes at least 2 bytes in a file (float16/bfloat16); more
+    parameters than that means a config larger than its weights, or tensors
+    sharing one storage (a crafted `.bin`), and is refused before allocating.
+    """
+    if 2 * count > nbytes:
+        raise CheckpointError(
+            f"{source}: the weights declare {count} parameters (at least {2 * count} bytes) "
+            f"but the weight files hold {nbytes} bytes; its tensors share storage or the "
+            f"config is larger than its weights.")
+
+
+def set_hf_weights(backbone, state, strict=False, source="Checkpoint"):
     """Assign a Hugging Face checkpoint's tensors to `backbone`.
 
     Args:
         backbone: a backbone (`BertBackbone`, `RobertaBackbone`, ...) built with the
             checkpoint's config.
         state: dict of weight name -> numpy array (`read_checkpoint`).
+        strict: refuse non-finite values and a missing pooler instead of warning.
+        source: the checkpoint named in messages.
 
     Raises:
-        ValueError: listing every missing, unexpected and shape-mismatched
-            weight. The family's pre-training heads (`backbone.skipped_prefixes`, e.g.
-            BERT's `cls.predictions.*`), task heads (`classifier.*`, ...) and the
-            `embeddings.position_ids` buffer are skipped with one log line; a
-            checkpoint without the pooler keeps the pooler's random initialisation,
-            with a warning (as transformers does).
+        CheckpointError (a `ValueError`): listing every missing, unexpected,
+            shape-mismatched and non-float weight; with `strict`, naming the tensors
+            holding NaN or infinity. The family's pre-training heads
+            (`backbone.skipped_prefixes`, e.g. BERT's `cls.predictions.*`), task heads
+            (`classifier.*`, ...) and the `embeddings.position_ids` buffer are skipped
+            with one log line; a checkpoint without the pooler keeps the pooler's random
+            initialisation, with a warning (as transformers does). Tensors holding NaN
+            or infinity are named in a warning.
     """
-    state = normalize_names(state, backbone.hf_prefix)
+    state = normalize_names(state, backbone.hf_prefix, source)
     weights = weight_map(backbone)
-    skip = tuple(backbone.skipped_prefixes) + HEAD_PREFIXES
-    skipped = sorted(n for n in state if n.startswith(skip) or n in SKIPPED_NAMES)
-    missing = [n for n in weights if n not in state]
-    pooler = tuple(backbone.pooler_names)
-    no_pooler = bool(pooler) and all(n in missing for n in pooler)
-    if no_pooler:
-        missing = [n for n in missing if n not in pooler]
-    unexpected = sorted(n for n in state if n not in weights and n not in skipped)
-    mismatched = [f"{n}: checkpoint {tuple(state[n].shape)}, expected {w.hf_shape()}"
-                  for n, w in weights.items()
-                  if n in state and tuple(state[n].shape) != w.hf_shape()]
-    if missing or unexpected or mismatched:
-        raise ValueError(
-            f"Checkpoint does not match the {family_name(backbone)} config. "
-            f"Missing weights: {missing or 'none'}. "
-            f"Unexpected weights: {unexpected or 'none'}. "
-            f"Shape mismatches: {mismatched or 'none'}.")
+    skipped, no_pooler = check_state(
+        state, {n: w.hf_shape() for n, w in weights.items()}, backbone.skipped_prefixes,
+        backbone.pooler_names, family_name(backbone), source, strict)
     if skipped:
         logger.info("Skipped %d checkpoint entries that are not backbone weights: %s",
                     len(skipped), ", ".join(skipped))
     if no_pooler:
         logger.warning("The checkpoint has no pooler weights (%s); pooled_output uses a "
-                       "randomly initialised pooler.", ", ".join(pooler))
-    for name, weight in weights.items():
+                       "randomly initialised pooler.", ", ".join(backbone.pooler_names))
+    values, non_finite = {}, []
+    for name in weights:
         if name in state:
-            value = weight.to_keras(np.asarray(state[name], dtype=np.float32))
-            weight.variable.assign(value)
+            values[name] = np.asarray(state[name], dtype=np.float32)
+            if not np.isfinite(values[name]).all():
+                non_finite.append(name)
+    if non_finite:
+        message = (f"{source} holds NaN or infinite values in {len(non_finite)} tensors: "
+                   f"{', '.join(non_finite)}")
+        if strict:
+            raise CheckpointError(message + " (strict=True).")
+        logger.warning("%s. Outputs depending on them will be NaN; pass strict=True to "
+                       "refuse such checkpoints.", message)
+    for name, value in values.items():
+        weights[name].variable.assign(weights[name].to_keras(value))
 
 
 def get_hf_weights(backbone, prefix="", pooler=True):
@@ -353,20 +554,51 @@ def is_keras_hub_preset(config):
                                                   "keras_nlp>BertBackbone"))
 
 
-def load_backbone(cls, preset, **overrides):
-    """Implementation of the backbones' `from_preset` (see `EncoderBackbone.from_preset`)."""
+# Constructor arguments every family checks before its weights are read.
+SIZE_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "hidden_size",
+                  "intermediate_size", "max_sequence_length", "embedding_size")
+
+
+def load_backbone(cls, preset, strict=False, **overrides):
+    """Implementation of the backbones' `from_preset` (see `EncoderBackbone.from_preset`).
+
+    The config is checked, the weights read and checked against the config, and only
+    then is the backbone allocated (docs/security.md).
+    """
     directory = resolve_preset(preset)
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):
-        raise ValueError(f"No config.json in preset directory {directory}.")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
+        raise CheckpointError(f"No config.json in preset directory {directory}.")
+    config = read_json_object(config_path, "config")
     if is_keras_hub_preset(config) and cls.model_type == "bert":
         return _load_keras_hub(cls, directory, config, overrides)
-    kwargs = cls.hf_config_to_kwargs(config)
+    validate_hf_config(config, config_path)
+    try:
+        kwargs = cls.hf_config_to_kwargs(config)
+    except CheckpointError:
+        raise
+    except ValueError as e:
+        raise CheckpointError(f"{config_path}: {e}") from e
     kwargs.update(overrides)
+    validate_backbone_args(
+        {k: kwargs[k] for k in SIZE_ARGUMENTS if kwargs.get(k) is not None},
+        rates={k: kwargs[k] for k in ("dropout", "attention_dropout") if k in kwargs})
+    _, files = checkpoint_files(directory)
+    state = normalize_names(read_checkpoint(directory), cls.hf_prefix, directory)
+    nbytes = sum(os.path.getsize(p) for p in files)
+    shapes = cls.hf_shapes(kwargs)
+    if shapes is not None:
+        check_state(state, shapes, cls.skipped_prefixes, cls.pooler_names, cls.model_type,
+                    directory, strict)
+        check_weight_bytes(sum(math.prod(s) for n, s in shapes.items() if n in state),
+                           nbytes, directory)
+    else:  # the family's shapes are checked once built; bound what the tensors claim now
+        skip = tuple(cls.skipped_prefixes) + HEAD_PREFIXES
+        check_weight_bytes(sum(math.prod(v.shape) for n, v in state.items()
+                               if not n.startswith(skip) and n not in SKIPPED_NAMES),
+                           nbytes, directory)
     backbone = cls(**kwargs)
-    set_hf_weights(backbone, read_checkpoint(directory))
+    set_hf_weights(backbone, state, strict=strict, source=directory)
     return backbone
 
 
@@ -381,8 +613,12 @@ def _load_keras_hub(cls, directory, config, overrides):
     """
     import keras_hub
 
+    kh = config.get("config")
+    if not isinstance(kh, dict):
+        raise CheckpointError(
+            f"{os.path.join(directory, 'config.json')} names a keras-hub BertBackbone but its "
+            f"'config' is not an object.")
     source = keras_hub.models.BertBackbone.from_preset(directory)
-    kh = config["config"]
     kwargs = dict(
         vocabulary_size=kh["vocabulary_size"], num_layers=kh["num_layers"],
         num_heads=kh["num_heads"], hidden_size=kh["hidden_dim"],

@@ -20,7 +20,6 @@ Stack options (`_build_stack`):
     pooler: a dense + tanh layer on the first position (`pooled_output`).
 """
 
-import json
 import numbers
 import os
 
@@ -30,6 +29,7 @@ from keras_hub.layers import PositionEmbedding, TransformerEncoder
 
 from bertcls.models.activations import get_activation
 from bertcls.models.checkpoints import Weight, load_backbone, save_backbone
+from bertcls.models.config import read_json_object, validate_backbone_args, validate_hf_config
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -60,11 +60,25 @@ class BertTransformerLayer(TransformerEncoder):
         self.attention_dropout = attention_dropout
 
     def build(self, inputs_shape):
-        super().build(inputs_shape)
-        # keras.layers.MultiHeadAttention reads `_dropout` at call time and
-        # holds its dropout layer from build; set both to the attention rate.
-        self._self_attention_layer._dropout = self.attention_dropout
-        self._self_attention_layer._dropout_layer.rate = self.attention_dropout
+        if self.attention_dropout == self.dropout:
+            super().build(inputs_shape)
+            return
+        # keras-hub builds every dropout with `self.dropout`. Build with the attention rate,
+        # so that keras' MultiHeadAttention creates its dropout (and, for a rate > 0, the
+        # seed generator it needs in training) with it, then give the two hidden-state
+        # dropouts their own rate. Changing `Dropout.rate` after build instead breaks `fit`
+        # when the layer was built with rate 0 ("no attribute 'seed_generator'").
+        hidden_rate = self.dropout
+        self.dropout = self.attention_dropout
+        try:
+            super().build(inputs_shape)
+        finally:
+            self.dropout = hidden_rate
+        for name in ("_self_attention_dropout", "_feedforward_dropout"):
+            layer = getattr(self, name)
+            delattr(self, name)
+            setattr(self, name, keras.layers.Dropout(
+                rate=hidden_rate, dtype=self.dtype_policy, name=layer.name))
 
     def get_config(self):
         config = super().get_config()
@@ -117,13 +131,14 @@ def norm_weights(norm, name):
 
 
 def read_hf_config(config):
-    """A `config.json` dict, or the dict read from a path to it or its directory."""
+    """A `config.json` dict, or the dict read (and type-checked) from a path to it or its
+    directory; a `CheckpointError` naming the file if it cannot be read or is invalid."""
     if isinstance(config, (str, os.PathLike)):
         path = os.fspath(config)
         if os.path.isdir(path):
             path = os.path.join(path, "config.json")
-        with open(path, encoding="utf-8") as f:
-            config = json.load(f)
+        config = read_json_object(path, "config")
+        validate_hf_config(config, path)
     return config
 
 
@@ -169,6 +184,8 @@ class EncoderBackbone(keras.Model):
                      share_layers=False, pooler=True, **kwargs):
         """Create the layers and the functional graph (see the module docstring)."""
         activation = get_activation(hidden_act)
+        validate_backbone_args({}, rates=dict(dropout=dropout, attention_dropout=attention_dropout),
+                               epsilon=layer_norm_epsilon, initializer_range=initializer_range)
         check_sizes(vocabulary_size=vocabulary_size, num_layers=num_layers,
                     num_heads=num_heads, hidden_size=hidden_size,
                     intermediate_size=intermediate_size,
@@ -351,24 +368,39 @@ class EncoderBackbone(keras.Model):
     # === Checkpoints ===
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
+    def from_preset(cls, preset, strict=False, **overrides):
         """Load a pretrained backbone of this family from a Hugging Face directory or Hub id.
 
         `bertcls.backbone_from_preset` picks the family from `config.json`'s `model_type`.
+        The config and the checkpoint are checked before the backbone is allocated
+        (docs/security.md).
 
         Args:
             preset: a local Hugging Face directory (`config.json` plus
                 `model.safetensors`, `pytorch_model.bin` or their sharded index)
                 or a Hub id (fetched with `bertcls.resolve_preset`).
+            strict: refuse a checkpoint whose tensors hold NaN or infinity, or that
+                has no pooler weights (by default both load with a warning naming
+                the tensors).
             **overrides: constructor arguments replacing the checkpoint's
                 (e.g. `dtype="mixed_bfloat16"`, `dropout=0.2`).
 
         Raises:
             bertcls.PresetError: the preset cannot be found.
-            ValueError: the config is unsupported or of another family, or a weight
-                is missing, unexpected or of the wrong shape (all listed).
+            bertcls.CheckpointError: a file cannot be read (named), the config is
+                invalid, unsupported or of another family, or a weight is missing,
+                unexpected, of the wrong shape or not floating point (all listed).
+            bertcls.UnsafeCheckpointError: a `pytorch_model.bin` asks for anything
+                but tensors.
+            ValueError: an override is invalid.
         """
-        return load_backbone(cls, preset, **overrides)
+        return load_backbone(cls, preset, strict=strict, **overrides)
+
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """Hugging Face weight name -> shape for these constructor arguments, computed
+        without building (None: this family checks shapes after building)."""
+        return None
 
     def save_pretrained(self, directory, encoder=None):
         """Write this backbone as a Hugging Face checkpoint of its family.

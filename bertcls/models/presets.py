@@ -1,12 +1,12 @@
 """`backbone_from_preset`: the family backbone a Hugging Face directory's `model_type` names."""
 
-import json
 import os
 
 from bertcls.hub import resolve_preset
 from bertcls.models.albert import AlbertBackbone
 from bertcls.models.backbone import BertBackbone
 from bertcls.models.checkpoints import MODEL_TYPES, is_keras_hub_preset
+from bertcls.models.config import read_json_object
 from bertcls.models.distilbert import DistilBertBackbone
 from bertcls.models.electra import ElectraBackbone
 from bertcls.models.roberta import RobertaBackbone, XLMRobertaBackbone
@@ -71,7 +71,6 @@ def backbone_from_preset(preset, **overrides):
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):
         raise ValueError(f"No config.json in preset directory {directory}.")
-    with open(config_path, encoding="utf-8") as f:
-        config = json.load(f)
+    config = read_json_object(config_path, "config")
     cls = BertBackbone if is_keras_hub_preset(config) else backbone_class(config)
     return cls.from_preset(directory, **overrides)

@@ -6,7 +6,8 @@ the first token (no pooler). klue/roberta-* and xlm-roberta-base are these.
 
 import keras
 
-from bertcls.models.checkpoints import POOLER_NAMES, hf_config_to_kwargs, kwargs_to_hf_config
+from bertcls.models.checkpoints import (POOLER_NAMES, bert_hf_shapes, hf_config_to_kwargs,
+                                        kwargs_to_hf_config)
 from bertcls.models.encoder import (BERT_LAYER_NAMES, EncoderBackbone, dense_weights,
                                     layer_weights)
 
@@ -85,6 +86,11 @@ class RobertaBackbone(EncoderBackbone):
         return kwargs_to_hf_config(kwargs, model_type=cls.model_type,
                                    architecture=f"{cls.hf_architecture}Model",
                                    pad_token_id=kwargs["pad_token_id"])
+
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """Weight name -> shape for these arguments: BERT's (`bert_hf_shapes`)."""
+        return bert_hf_shapes(kwargs)
 
     def hf_weight_map(self):
         """Hugging Face `RobertaModel` weight name -> `Weight` (BERT's names)."""

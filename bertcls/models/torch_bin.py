@@ -22,8 +22,9 @@ import numpy as np
 from bertcls.models.errors import CheckpointError, UnsafeCheckpointError
 
 # === Limits (docs/security.md) ===
-# A BERT-family data.pkl is tens of kilobytes; unpickling costs up to ~100 bytes per pickle byte.
-MAX_PICKLE_BYTES = 4 * 2**20
+# A BERT-family data.pkl is tens of kilobytes (about 110 bytes per tensor); unpickling a
+# hostile one costs up to ~80 bytes of memory per pickle byte (benchmarks/checkpoint_memory.py).
+MAX_PICKLE_BYTES = 2**20
 # A compressed data.pkl may inflate to at most MAX_PICKLE_RATIO times its stored size + slack.
 MAX_PICKLE_RATIO = 10
 PICKLE_SLACK = 256 * 2**10
@@ -40,8 +41,10 @@ TORCH_STORAGES = {
     "BoolStorage": "bool",
 }
 _REBUILDERS = ("_rebuild_tensor_v2", "_rebuild_parameter")
-# Opcodes that instantiate classes, call `__setstate__` or use the copyreg registry.
-_REFUSED_OPCODES = ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4")
+# Opcodes a state dict never uses: instantiating classes, the copyreg registry, and sets and
+# buffers (an empty set costs 216 bytes for a 1-byte opcode).
+_REFUSED_OPCODES = ("INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "EMPTY_SET",
+                    "ADDITEMS", "FROZENSET", "BYTEARRAY8", "NEXT_BUFFER", "READONLY_BUFFER")
 
 
 def _numpy_dtype(name):
@@ -185,9 +188,9 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     def _refuse(self, opcode):
         raise UnsafeCheckpointError(
-            f"Refusing to load {self._path}: its pickle uses the {opcode} opcode, which "
-            f"creates objects or looks up the copyreg registry; a state dict never does. "
-            f"Nothing from the file was executed.")
+            f"Refusing to load {self._path}: its pickle uses the {opcode} opcode, which a "
+            f"state dict never uses (it creates objects, looks up the copyreg registry or "
+            f"builds sets or buffers). Nothing from the file was executed.")
 
 
 def _refuser(opcode):

@@ -6,6 +6,8 @@ import warnings
 import keras
 import numpy as np
 
+from bertcls.models.config import check_encoder_fits_backbone
+
 FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -20,6 +22,7 @@ class Task(keras.Model):
     def _wire(self, backbone, head, encoder, **kwargs):
         """Build the functional graph, the encoder's dict -> backbone -> head (which also
         receives `attention_mask`), and return the head's output."""
+        check_encoder_fits_backbone(encoder, backbone)
         self.backbone = backbone
         self.head = head
         self.encoder = encoder

@@ -123,7 +123,7 @@ class BertClassifier(Task):
 
     @classmethod
     def from_preset(cls, preset, num_classes=None, multi_label=False, max_seq_len=128,
-                    **kwargs):
+                    strict=False, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new head.
 
         The backbone's family comes from `config.json`'s `model_type`
@@ -132,10 +132,13 @@ class BertClassifier(Task):
         Args:
             preset: local directory (config.json, weights, vocab.txt) or Hub id.
             num_classes, multi_label: the task, as in the constructor.
-            max_seq_len: the encoder's maximum length.
+            max_seq_len: the encoder's maximum length (at most the checkpoint's
+                `max_position_embeddings`).
+            strict: refuse a checkpoint with NaN/infinite weights or no pooler
+                (`BertBackbone.from_preset`).
             **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
         """
-        backbone = backbone_from_preset(preset)
+        backbone = backbone_from_preset(preset, strict=strict)
         encoder = encoder_from_preset(preset, max_seq_len=max_seq_len)
         return cls(backbone, num_classes=num_classes, multi_label=multi_label,
                    encoder=encoder, **kwargs)

@@ -244,10 +244,12 @@ class BertTagger(Task):
                 f"{outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, **kwargs):
+    def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, strict=False,
+                    **kwargs):
         """Backbone (any family, from `config.json`'s `model_type`) and encoder from a
-        Hugging Face directory or Hub id, new tagging head."""
-        return cls(backbone_from_preset(preset), tags=tags, num_tags=num_tags,
+        Hugging Face directory or Hub id, new tagging head (`strict` as in
+        `BertBackbone.from_preset`)."""
+        return cls(backbone_from_preset(preset, strict=strict), tags=tags, num_tags=num_tags,
                    encoder=encoder_from_preset(preset, max_seq_len=max_seq_len),
                    **kwargs)
 

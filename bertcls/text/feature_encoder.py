@@ -1,6 +1,5 @@
 """`FeatureEncoder`: raw strings in, BERT inputs out, inside the TensorFlow graph."""
 
-import json
 import os
 
 import keras
@@ -8,6 +7,7 @@ import numpy as np
 
 from bertcls.hub import resolve_preset
 from bertcls.text.text_encoder import PADDING_MODES, TextEncoder  # noqa: F401
+from bertcls.text.tokenizer_config import read_tokenizer_config
 from bertcls.text.wordpiece import BertWordPiece, read_vocabulary
 
 
@@ -120,7 +120,9 @@ class FeatureEncoder(TextEncoder):
 
         Reads `vocab.txt` and honours `tokenizer_config.json`'s `do_lower_case`,
         `strip_accents`, `tokenize_chinese_chars` and special tokens (Hugging Face's defaults
-        when a key or the file is missing). `overrides` replace any constructor argument.
+        when a key or the file is missing; a value of the wrong type, such as the string
+        `"false"`, is a `bertcls.PresetError` naming the file). `overrides` replace any
+        constructor argument.
         """
         directory = resolve_preset(preset)
         vocab_file = os.path.join(directory, "vocab.txt")
@@ -128,26 +130,15 @@ class FeatureEncoder(TextEncoder):
             raise ValueError(
                 f"Preset {preset!r} has no vocab.txt (looked in {directory}); a BERT "
                 f"WordPiece tokenizer directory needs vocab.txt and tokenizer_config.json.")
-        config = {}
         config_file = os.path.join(directory, "tokenizer_config.json")
-        if os.path.isfile(config_file):
-            try:
-                with open(config_file, encoding="utf-8") as f:
-                    config = json.load(f)
-            except (OSError, ValueError) as e:
-                raise ValueError(f"Cannot read {config_file}: {e}") from e
+        config = read_tokenizer_config(config_file) if os.path.isfile(config_file) else {}
         kwargs = {
             "vocabulary": vocab_file,
-            "lowercase": config.get("do_lower_case", True),
-            "strip_accents": config.get("strip_accents"),
-            "tokenize_chinese_chars": config.get("tokenize_chinese_chars", True),
+            "lowercase": config.pop("do_lower_case", True),
+            "strip_accents": config.pop("strip_accents", None),
+            "tokenize_chinese_chars": config.pop("tokenize_chinese_chars", True),
         }
-        for name in ("unk_token", "cls_token", "sep_token", "pad_token", "mask_token"):
-            token = config.get(name)
-            if isinstance(token, dict):  # a serialised AddedToken
-                token = token.get("content")
-            if isinstance(token, str):
-                kwargs[name] = token
+        kwargs.update(config)  # the special tokens
         kwargs.update(overrides)
         return cls(**kwargs)
 

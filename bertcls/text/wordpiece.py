@@ -27,10 +27,13 @@ as Hugging Face removes U+FFFD, so invalid bytes vanish from the tokens and join
 around them; offsets count each such sequence as one character.
 """
 
+import logging
 import re
 
 import tensorflow as tf
 import tensorflow_text as tf_text
+
+logger = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS_PER_WORD = 100
 
@@ -276,16 +279,27 @@ def _kept_positions(marked):
 def read_vocabulary(path):
     """Read a `vocab.txt` (one token per line) into a list of tokens.
 
+    A UTF-8 byte order mark at the start is removed (with a warning).
+
     Raises:
         ValueError: the file cannot be read or decoded as UTF-8.
     """
     try:
         with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\n") for line in f]
+            tokens = [line.rstrip("\n") for line in f]
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(
             f"Cannot read the vocabulary file {str(path)!r}: {type(e).__name__}: {e}. "
             f"Expected a readable UTF-8 vocab.txt with one token per line.") from e
+    if tokens and tokens[0].startswith("\ufeff"):
+        # transformers keeps the BOM in the first token ("\ufeff[PAD]"), so that token is
+        # never matched and its special token is appended as a new id past the vocabulary;
+        # the BOM is an encoding artefact, not part of the token: strip it.
+        tokens[0] = tokens[0][1:]
+        logger.warning("%s starts with a UTF-8 byte order mark; it is ignored (the first "
+                       "token is %r). transformers' BertTokenizer keeps it as part of that "
+                       "token, so ids involving it differ.", path, tokens[0])
+    return tokens
 
 
 class BertWordPiece(tf.Module):
