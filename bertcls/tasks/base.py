@@ -1,6 +1,7 @@
 """`Task`, the base every task model shares: the encoder-dict -> backbone -> head graph, label
 checks in fit/evaluate, compile on load, deserializing the layers in its config."""
 
+import re
 import warnings
 
 import keras
@@ -38,6 +39,7 @@ class Task(keras.Model):
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf_dataset_type()):
             check_data(self, validation, None)
+            kwargs["validation_data"] = check_every_batch(self, validation)
         elif isinstance(validation, (tuple, list)) and len(validation) >= 2:
             check_data(self, validation[0], validation[1])
         # A head that does not read `pooled_output` (a tagger, the first-token heads) leaves
@@ -45,11 +47,13 @@ class Task(keras.Model):
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message=r"Gradients do not exist for variables \['pooler_dense")
-            return super().fit(x, y, **kwargs)
+            with label_errors():
+                return super().fit(check_every_batch(self, x), y, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         check_data(self, x, y)
-        return super().evaluate(x, y, **kwargs)
+        with label_errors():
+            return super().evaluate(check_every_batch(self, x), y, **kwargs)
 
     def compile_from_config(self, config):
         # Keras skips compile on load when compile() is overridden; ours takes the same args.
@@ -90,6 +94,63 @@ def check_data(model, x, y):
         return
     if y is not None:
         model.check_labels(y, features=x)
+
+
+_MARK = "[bertcls label check]"
+_MARKED = re.compile(re.escape(_MARK) + r" (.*?) " + re.escape(_MARK), flags=re.S)
+
+
+def check_every_batch(model, x):
+    """`x` with `model.check_labels` run on every batch's labels, if it is a `tf.data.Dataset`
+    of `(features, labels[, weights])` with one label tensor; otherwise `x` unchanged.
+
+    The check runs inside the input pipeline (a `tf.numpy_function` per batch, on both
+    backends), so it sees each batch as training does; a bad batch stops `fit`/`evaluate`
+    with the `ValueError` of `check_labels` and the batch's position (`label_errors`).
+    """
+    import tensorflow as tf
+
+    if not isinstance(x, tf.data.Dataset) or getattr(x, "_bertcls_checked", False):
+        return x
+    spec = x.element_spec
+    if not (isinstance(spec, tuple) and len(spec) in (2, 3)
+            and isinstance(spec[1], tf.TensorSpec)):
+        return x
+    with_ids = isinstance(spec[0], dict) and isinstance(spec[0].get("input_ids"), tf.TensorSpec)
+
+    def check(index, labels, input_ids=None):
+        try:
+            model.check_labels(labels, features=None if input_ids is None
+                               else {"input_ids": input_ids})
+        except ValueError as error:
+            raise ValueError(f"{_MARK} Labels of batch {int(index)} (counting from 0 in this "
+                             f"pass over the dataset): {error} {_MARK}") from None
+        return labels
+
+    def checked(index, element):
+        features, labels = element[0], element[1]
+        inputs = [index, labels] + ([features["input_ids"]] if with_ids else [])
+        checked_labels = tf.numpy_function(check, inputs, labels.dtype, stateful=False)
+        checked_labels.set_shape(labels.shape)
+        return (features, checked_labels) + tuple(element[2:])
+
+    out = x.enumerate().map(checked, deterministic=True)
+    out._bertcls_checked = True
+    return out
+
+
+class label_errors:
+    """Turn the error of a label check inside the input pipeline (raised by TensorFlow as an
+    `InvalidArgumentError` wrapping the `ValueError`) back into a plain `ValueError`."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        found = _MARKED.search(str(error)) if error is not None else None
+        if found is None:
+            return False
+        raise ValueError(found.group(1)) from None
 
 
 def check_values(y, low, high, integral, what):

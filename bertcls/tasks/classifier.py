@@ -30,10 +30,11 @@ class BertClassifier(Task):
     tuple `(texts_a, texts_b)` to `make_dataset` and `predict_texts`, and name the classes
     with `labels=`.
 
-    `fit` (training and `validation_data`) and `evaluate` check labels before running:
-    numpy/list labels in full, a `tf.data.Dataset`'s label dtype and its first batch. Wrong shape,
-    non-numeric dtype, NaN, fractions for class ids and out-of-range values raise
-    `ValueError`. Labels of generators and later dataset batches are not checked.
+    `fit` (training and `validation_data`) and `evaluate` check labels: numpy/list labels in
+    full before running, a `tf.data.Dataset`'s label dtype and first batch before running and
+    every batch as it is read (in the input pipeline). Wrong shape, non-numeric dtype, NaN,
+    fractions for class ids and out-of-range values raise `ValueError` (naming the batch).
+    Labels of Python generators and `keras.utils.PyDataset` are not checked.
 
     Args:
         backbone: a `BertBackbone` or another family's backbone (or any Keras model mapping

@@ -169,8 +169,8 @@ class BertTagger(Task):
     positions loss and metrics ignore: padding, `[CLS]`/`[SEP]` and, for word-level tags,
     sub-tokens after a word's first (`bertcls.encode_tagged` builds them). `fit`/`evaluate`
     check labels (shape equal to `input_ids`, integer values, each in `[0, num_tags)` or
-    -100) before training: in full for numpy arrays, the first batch for a `tf.data`
-    dataset.
+    -100): in full before training for numpy arrays; for a `tf.data` dataset the first batch
+    before training, then every batch as it is read (a `ValueError` naming the batch).
 
     Args:
         backbone: a `BertBackbone` or another family's backbone.
