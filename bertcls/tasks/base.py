@@ -107,10 +107,17 @@ def check_every_batch(model, x):
     The check runs inside the input pipeline (a `tf.numpy_function` per batch, on both
     backends), so it sees each batch as training does; a bad batch stops `fit`/`evaluate`
     with the `ValueError` of `check_labels` and the batch's position (`label_errors`).
+    Not under a `keras.distribution` (JAX data parallel), which reads the global batch size
+    from the dataset's graph: there only the first batch is checked (`check_data`).
     """
     import tensorflow as tf
 
     if not isinstance(x, tf.data.Dataset) or getattr(x, "_bertcls_checked", False):
+        return x
+    if keras.distribution.distribution() is not None:
+        # keras.distribution (JAX, several devices or processes) reads the global batch size
+        # from the dataset's graph, which the checking map hides: only the first batch is
+        # checked there (`check_data`).
         return x
     spec = x.element_spec
     if not (isinstance(spec, tuple) and len(spec) in (2, 3)
