@@ -51,34 +51,6 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         # A scalar: Keras' reduction of a scalar leaves it unchanged.
         return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
 
-    def save_pretrained(self, directory):
-        """Write this tagger for transformers' `AutoModelForTokenClassification`.
-
-        The backbone's weights under its family's names, the head as `classifier`,
-        `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
-        encoder's tokenizer files. softmax of transformers' logits equals this model's
-        probabilities.
-
-        Args:
-            directory: output directory (created if missing).
-
-        Returns:
-            The directory path.
-
-        Example:
-
-        >>> import json, os, tempfile
-        >>> from bertcls import ElectraBackbone
-        >>> backbone = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
-        ...                            hidden_size=8, intermediate_size=16)
-        >>> directory = BertTagger(backbone, tags=["O", "B-PS", "I-PS"]).save_pretrained(
-        ...     tempfile.mkdtemp())
-        >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
-        ['ElectraForTokenClassification']
-        """
-        tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
-        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
-
     def get_config(self):
         config = super().get_config()
         config.update({"from_logits": self.from_logits, "ignore_index": self.ignore_index})
@@ -126,34 +98,6 @@ class MaskedAccuracy(keras.metrics.Metric):
     def reset_state(self):
         self.correct.assign(0.0)
         self.count.assign(0.0)
-
-    def save_pretrained(self, directory):
-        """Write this tagger for transformers' `AutoModelForTokenClassification`.
-
-        The backbone's weights under its family's names, the head as `classifier`,
-        `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
-        encoder's tokenizer files. softmax of transformers' logits equals this model's
-        probabilities.
-
-        Args:
-            directory: output directory (created if missing).
-
-        Returns:
-            The directory path.
-
-        Example:
-
-        >>> import json, os, tempfile
-        >>> from bertcls import ElectraBackbone
-        >>> backbone = ElectraBackbone(vocabulary_size=10, num_layers=1, num_heads=2,
-        ...                            hidden_size=8, intermediate_size=16)
-        >>> directory = BertTagger(backbone, tags=["O", "B-PS", "I-PS"]).save_pretrained(
-        ...     tempfile.mkdtemp())
-        >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
-        ['ElectraForTokenClassification']
-        """
-        tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
-        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
 
     def get_config(self):
         config = super().get_config()
