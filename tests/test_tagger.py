@@ -1,6 +1,11 @@
 """BertTagger: masked loss and accuracy, label checks, spans from text, saving."""
 
 import inspect
+import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -14,6 +19,7 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "kim", "lee", "went", "to
          "busan", "in", "may", "the", "city"]
 TAGS = ["O", "B-PS", "I-PS", "B-LC", "I-LC"]
 TAG_TO_ID = {t: i for i, t in enumerate(TAGS)}
+REPO = pathlib.Path(__file__).resolve().parents[1]
 PEOPLE, PLACES, OTHER = ["kim", "lee"], ["seoul", "busan"], ["went", "to", "in", "may", "the"]
 
 
@@ -108,6 +114,40 @@ def test_masked_loss_matches_mean_over_kept_positions():
     loss = MaskedSparseCategoricalCrossentropy(from_logits=True)
     assert float(loss(y, logits)) == pytest.approx(expected, rel=1e-4)
     assert float(loss(np.full((2, 4), -100), logits)) == 0.0
+
+
+def test_masked_loss_is_per_example_so_keras_scales_it_for_replicas():
+    # A scalar from Loss.call skips Keras' division by the replica count (the bug the
+    # mirrored test below guards against); per-example values weighted by sample_weight.
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(3), size=(2, 4)).astype("float32")
+    y = np.array([[0, 2, -100, -100], [1, -100, 0, 1]])
+    per_example = MaskedSparseCategoricalCrossentropy(reduction=None)(y, probs)
+    assert tuple(per_example.shape) == (2,)
+    kept = y != -100
+    token_losses = np.where(kept, -np.log(np.take_along_axis(
+        probs, np.where(kept, y, 0)[..., None], -1)[..., 0]), 0.0)
+    np.testing.assert_allclose(per_example, token_losses.sum(1) * 2 / kept.sum(), rtol=1e-5)
+    weighted = MaskedSparseCategoricalCrossentropy()(y, probs, sample_weight=np.array([1., 0.]))
+    assert float(weighted) == pytest.approx(token_losses[0].sum() / kept.sum(), rel=1e-5)
+
+
+def test_mirrored_strategy_step_equals_one_device():
+    # Two logical CPUs under MirroredStrategy: same loss and same weights after one SGD step
+    # as one device (before the fix both came out twice as large).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS_DISTRIBUTION")}
+    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "distribute_scripts" / "tagger_mirrored.py")],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-4000:]
+    found = json.loads(lines[-1][len("RESULT "):])
+    assert found["strategy"] == "MirroredStrategy" and found["num_replicas"] == 2
+    assert found["single_loss"] == pytest.approx(found["expected_loss"], rel=1e-5)
+    assert found["mirrored_loss"] == pytest.approx(found["expected_loss"], rel=1e-5), found
+    assert found["moved"] > 1e-2, found
+    assert found["max_difference"] < 1e-5, found
 
 
 def test_dataset_labels_are_checked(data):

@@ -18,7 +18,11 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Sparse categorical cross-entropy averaged over the positions whose label is not
     `ignore_index` (-100: padding, `[CLS]`/`[SEP]`, non-first sub-tokens).
 
-    Labels at ignored positions never reach the loss, whatever their value.
+    Labels at ignored positions never reach the loss, whatever their value. `call` returns
+    one value per example (its labelled tokens' share of the batch mean, so that Keras'
+    default reduction gives the mean over all labelled tokens of the batch); under a
+    tf.distribute strategy each replica's mean is divided by the replica count like any Keras
+    loss. With `reduction=None` the per-example values sum to `batch_size` times the mean.
 
     Args:
         from_logits: whether predictions are logits rather than probabilities.
@@ -48,8 +52,13 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         losses = keras.losses.sparse_categorical_crossentropy(
             safe, y_pred, from_logits=self.from_logits)
         mask = ops.cast(mask, losses.dtype)
-        # A scalar: Keras' reduction of a scalar leaves it unchanged.
-        return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
+        # One value per example, its labelled tokens' losses summed and scaled so that
+        # Keras' reduction (sum over the batch / batch size) gives the mean over the batch's
+        # labelled tokens. Not a scalar: Keras returns a scalar from `call` as it is, without
+        # dividing it by the replica count of a tf.distribute strategy, whose replicas' losses
+        # (and gradients) are then summed: the loss and the step came out N times too large.
+        batch = ops.cast(ops.shape(losses)[0], losses.dtype)
+        return ops.sum(losses * mask, axis=-1) * batch / ops.maximum(ops.sum(mask), 1.0)
 
     def get_config(self):
         config = super().get_config()
