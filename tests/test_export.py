@@ -80,3 +80,56 @@ def test_pair_export_of_a_regressor_matches_predict_texts(tmp_path):
     served = load_elsewhere(path, {"a": a, "b": b}, tmp_path)
     assert served.shape == (4, 2)
     np.testing.assert_allclose(served, model.predict_texts((a, b)), rtol=1e-5, atol=1e-6)
+
+
+NAMES_LOADER = """
+import json, sys
+sys.modules["bertcls"] = None
+import numpy as np, tensorflow as tf
+import tensorflow_text  # noqa: F401
+model = tf.saved_model.load(sys.argv[1])
+texts = json.loads(sys.argv[2])
+probabilities = model.serve(texts_a=tf.constant(texts["a"]), texts_b=tf.constant(texts["b"]))
+names = [name.decode() for name in model.labels().numpy()]
+print(json.dumps({"names": names, "probabilities": probabilities.numpy().tolist(),
+                  "predicted": [names[i] for i in np.argmax(probabilities, -1)]}))
+"""
+
+
+def test_pair_export_of_a_named_classifier_serves_its_label_names(tmp_path):
+    # The Hugging Face habit: id2label travels with the model. Here a `labels()` endpoint
+    # (names in class-id order) next to `serve`, usable without bertcls.
+    names = ["entailment", "neutral", "contradiction"]
+    encoder = FeatureEncoder(VOCAB, max_seq_len=12)
+    model = BertClassifier(tiny_backbone(), encoder=encoder, labels=names)
+    rng = np.random.RandomState(3)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    a, b = ["good movies", "the bad movie", "", "good"], ["bad", "good", "the movie", "the"]
+    path = export_text_model(model, tmp_path / "served", pairs=True)
+    done = subprocess.run([sys.executable, "-I", "-c", NAMES_LOADER, str(path),
+                           json.dumps({"a": a, "b": b})],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served["names"] == names
+    expected = model.predict_texts((a, b))
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"],
+                               rtol=1e-5, atol=1e-6)
+    assert served["predicted"] == list(expected["labels"])
+
+
+def test_label_names_endpoint_only_for_models_with_names(tmp_path):
+    import tensorflow as tf
+
+    encoder = FeatureEncoder(VOCAB, max_seq_len=8)
+    tags = ["O", "B-PS", "I-PS"]
+    tagged = tf.saved_model.load(export_text_model(
+        BertTagger(tiny_backbone(), tags=tags, encoder=encoder), tmp_path / "tagger"))
+    assert [t.decode() for t in tagged.labels().numpy()] == tags
+    plain = tf.saved_model.load(export_text_model(
+        BertClassifier(tiny_backbone(), num_classes=3, encoder=encoder), tmp_path / "plain"))
+    assert not hasattr(plain, "labels")
+    with pytest.raises(ValueError, match="taken by the label names"):
+        export_text_model(BertClassifier(tiny_backbone(), encoder=encoder, labels=["a", "b"]),
+                          tmp_path / "clash", endpoint="labels")

@@ -202,3 +202,70 @@ def test_binary_and_multi_label_names():
 def test_label_name_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# The same tiny models in the test process (TensorFlow) and a JAX subprocess: weights drawn
+# with numpy so both backends start from the same values.
+PAIR_MODELS = """
+import numpy as np
+from bertcls import BertBackbone, BertClassifier, BertRegressor, FeatureEncoder
+
+
+def pair_models(vocab):
+    encoder = FeatureEncoder(vocab, max_seq_len=24)
+    models = []
+    for make in (lambda b: BertClassifier(b, encoder=encoder,
+                                          labels=["entailment", "neutral", "contradiction"]),
+                 lambda b: BertRegressor(b, encoder=encoder, pooling="mean")):
+        model = make(BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2,
+                                  hidden_size=16, intermediate_size=32))
+        rng = np.random.RandomState(len(models))
+        model.set_weights([rng.normal(0.0, 0.3, w.shape).astype("float32")
+                           for w in model.get_weights()])
+        models.append(model)
+    return models
+
+
+def pair_predictions(vocab, a, b):
+    classifier, regressor = pair_models(vocab)
+    result = classifier.predict_texts((a, b), batch_size=4)
+    label, probabilities = classifier.predict_text((a[1], b[1]))
+    return {"probabilities": result["probabilities"].tolist(),
+            "labels": result["labels"].tolist(), "label": str(label),
+            "one": probabilities.tolist(),
+            "values": regressor.predict_texts((a, b), batch_size=4).tolist(),
+            "value": regressor.predict_text((a[2], b[2]))}
+"""
+
+
+@pytest.mark.jax
+def test_pair_prediction_under_jax_equals_tensorflow():
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    a, b = pairs_of(9, seed=7)
+    a[3] = words(40, 17)  # truncated longest-first
+    script = PAIR_MODELS + (
+        "import json, sys, keras\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "print('RESULT ' + json.dumps(pair_predictions(*json.loads(sys.argv[1]))))\n")
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", script, json.dumps([VOCAB, a, b])],
+                          cwd=pathlib.Path(__file__).resolve().parents[1], env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stderr[-3000:]
+    jax_side = json.loads(lines[-1][len("RESULT "):])
+    namespace = {}
+    exec(PAIR_MODELS, namespace)
+    tf_side = namespace["pair_predictions"](VOCAB, a, b)
+    assert jax_side["labels"] == tf_side["labels"] and jax_side["label"] == tf_side["label"]
+    assert set(tf_side["labels"]) <= {"entailment", "neutral", "contradiction"}
+    for key in ("probabilities", "one", "values", "value"):
+        np.testing.assert_allclose(jax_side[key], tf_side[key], rtol=1e-4, atol=1e-5,
+                                   err_msg=key)
+    # Not a constant: the pairs get different outputs.
+    assert np.ptp(np.asarray(tf_side["values"])) > 1e-3

@@ -5,6 +5,7 @@ import os
 import keras
 
 ENDPOINT = "serve"
+LABELS_ENDPOINT = "labels"
 
 
 def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False,
@@ -35,11 +36,17 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, float32 out: probabilities
         (`(batch, 1)` binary, `(batch, num_classes)`), values `(batch, num_outputs)` for a
         regressor, `(batch, length, num_tags)` for a tagger, or embeddings
-        `(batch, embedding_dim)` for a `SentenceEmbedder`.
+        `(batch, embedding_dim)` for a `SentenceEmbedder`. Column `j` is class (or tag) id
+        `j`; a binary classifier's one column is the probability of class 1. When the model
+        has names (a classifier built with `labels=[...]`, a tagger with `tags=[...]`), the
+        SavedModel also has `labels()`: no input, a string tensor of the names in id order
+        (Hugging Face's `id2label`), so `labels()[argmax(probabilities)]` names the
+        prediction without bertcls.
 
     Raises:
         FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
-        ValueError: the backend is not TensorFlow, or there is no encoder.
+        ValueError: the backend is not TensorFlow, or there is no encoder, or `endpoint`
+            is `"labels"` for a model with names.
 
     Example:
 
@@ -57,6 +64,10 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     >>> served = tf.saved_model.load(path)
     >>> tuple(served.serve(tf.constant(["good", "bad"]), tf.constant(["bad", "bad"])).shape)
     (2, 1)
+    >>> named = BertClassifier(backbone, encoder=model.encoder, labels=["neg", "pos"])
+    >>> served = tf.saved_model.load(export_text_model(named, tempfile.mkdtemp()))
+    >>> served.labels().numpy().tolist()
+    [b'neg', b'pos']
     """
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
@@ -86,14 +97,36 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     def serve_pairs(texts_a, texts_b):
         return outputs((texts_a, texts_b))
 
+    label_names = _label_names(model)
+    if label_names is not None and endpoint == LABELS_ENDPOINT:
+        raise ValueError(f"endpoint={endpoint!r} is taken by the label names of this model; "
+                         "pick another endpoint name.")
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(encoder)
     names = ("texts_a", "texts_b") if pairs else ("texts",)
     archive.add_endpoint(endpoint, serve_pairs if pairs else serve, input_signature=[
         tf.TensorSpec([None], tf.string, name=name) for name in names])
+    if label_names is not None:
+        def labels():
+            return tf.constant(label_names, tf.string)
+
+        archive.add_endpoint(LABELS_ENDPOINT, labels, input_signature=[])
     archive.write_out(str(path), verbose=False)
     return path
+
+
+def _label_names(model):
+    """The names of the output's columns: a classifier's `labels`, a tagger's `tags`."""
+    names = getattr(model, "labels", None)
+    if names is None:
+        names = getattr(model, "tags", None)
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        return None  # not a list of names (some other model's attribute)
+    return list(names)
 
 
 def _check_target(path, overwrite):
