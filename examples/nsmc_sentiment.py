@@ -12,7 +12,8 @@ split, evaluate on the test set, print predictions, print a summary.
     python examples/nsmc_sentiment.py --preset monologg/koelectra-base-v3-discriminator
 
 `--preset` takes any family bertcls loads (BERT, RoBERTa, XLM-R, ELECTRA, ALBERT,
-DistilBERT, picked from config.json's model_type) with a WordPiece vocab.txt; the head is
+DistilBERT, picked from config.json's model_type) with its tokenizer files (a WordPiece
+vocab.txt, or a SentencePiece model: XLM-R, ALBERT, KoBERT; see docs/models.md); the head is
 the one transformers' *ForSequenceClassification uses for that family.
 
 `--quick` needs no network: it trains a small BERT FROM SCRATCH (not pretrained) on
@@ -58,8 +59,9 @@ SAMPLE_REVIEWS = [
 
 OFFLINE_HINT = (
     "No network? Pass --data-dir DIR (a folder with ratings_train.txt and ratings_test.txt) "
-    "and --preset DIR (a local Hugging Face BERT-family directory: config.json, vocab.txt, "
-    "model.safetensors), or run with --quick (bundled data, small model, no download).")
+    "and --preset DIR (a local Hugging Face directory: config.json, model.safetensors and the "
+    "tokenizer files, vocab.txt or a SentencePiece .model), or run with --quick (bundled "
+    "data, small model, no download).")
 
 
 def parse_args(argv=None):
@@ -126,9 +128,10 @@ def load_data(args):
 
 
 def load_encoder(args, train_texts):
-    """The tokenizer: the preset's vocabulary, or (--quick) one learned from `train_texts`."""
+    """The tokenizer: the preset's (WordPiece or SentencePiece, from the files present), or
+    (--quick) a WordPiece vocabulary learned from `train_texts`."""
     if not args.quick:
-        return bertcls.FeatureEncoder.from_preset(args.preset, max_seq_len=args.max_seq_len)
+        return bertcls.encoder_from_preset(args.preset, max_seq_len=args.max_seq_len)
     vocabulary = bertcls.train_vocabulary(train_texts, vocabulary_size=QUICK_VOCABULARY_SIZE)
     print(f"Learned a {len(vocabulary)}-token WordPiece vocabulary from the training rows")
     return bertcls.FeatureEncoder(vocabulary, max_seq_len=args.max_seq_len)

@@ -4,6 +4,7 @@ mutating the reader or costing memory out of proportion to the file (docs/securi
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -568,10 +569,65 @@ def test_config_far_beyond_its_weights_is_refused_before_allocation(tmp_path, ti
     config.update(vocab_size=2_000_000_000, hidden_size=4096, num_hidden_layers=96,
                   num_attention_heads=32, intermediate_size=16384)  # ~10 TB of float32
     (directory / "config.json").write_text(json.dumps(config))
+    # Refused from the config and the files' size alone, before any shape is listed.
+    with pytest.raises(CheckpointError, match=r"big \(config.json\): the weights declare "
+                                              r"\d{13,} parameters"):
+        BertBackbone.from_preset(str(directory))
+    # Sizes within the files' bytes but not the weights': the shapes are compared, still
+    # before allocation.
+    config.update(vocab_size=24, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=16)
+    (directory / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"Shape mismatches: \['embeddings.word_embeddings"
                                               r".weight: checkpoint \(23, 8\), expected "
-                                              r"\(2000000000, 4096\)"):
+                                              r"\(24, 8\)"):
         BertBackbone.from_preset(str(directory))
+
+
+HOSTILE = {  # family golden checkpoint -> (config keys of its sizes, backbone class name)
+    "electra_projected_safetensors": (("vocab_size", "hidden_size", "num_hidden_layers",
+                                       "intermediate_size", "embedding_size"),
+                                      "ElectraBackbone"),
+    "albert_safetensors": (("vocab_size", "hidden_size", "num_hidden_layers",
+                            "intermediate_size", "embedding_size"), "AlbertBackbone"),
+    "distilbert_safetensors": (("vocab_size", "dim", "n_layers", "hidden_dim"),
+                               "DistilBertBackbone"),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(HOSTILE))
+def test_hostile_family_configs_are_refused_before_allocation(tmp_path, monkeypatch, variant):
+    import bertcls
+    from bertcls import backbone_from_preset
+
+    keys, name = HOSTILE[variant]
+    cls = getattr(bertcls, name)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("the backbone was allocated before the checkpoint was checked")
+
+    source = os.path.join(REPO, "tests", "golden", "families", variant)
+    directory = tmp_path / variant
+    shutil.copytree(source, directory)
+    original = json.loads((directory / "config.json").read_text())
+    monkeypatch.setattr(cls, "__init__", refuse)
+    for key in keys:  # one size at 2 * 10^9 (a multiple of the heads for the width)
+        config = dict(original, **{key: 2 * 10 ** 9})
+        (directory / "config.json").write_text(json.dumps(config))
+        message = r"\(config.json\): the weights declare \d+ parameters"
+        if key == "num_hidden_layers" and name == "AlbertBackbone":  # one shared layer
+            message = r"num_hidden_layers=2000000000 is refused: one stored layer"
+        with pytest.raises(CheckpointError, match=message):
+            backbone_from_preset(str(directory))
+    # A config slightly off its weights: every mismatch listed, nothing allocated.
+    inner = "hidden_dim" if "dim" in keys else "intermediate_size"
+    config = dict(original, **{inner: original[inner] + 2})
+    (directory / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"Shape mismatches: \[.*expected \(34, 16\)"):
+        backbone_from_preset(str(directory))
+    monkeypatch.undo()
+    (directory / "config.json").write_text(json.dumps(original))
+    assert type(backbone_from_preset(str(directory))) is cls
 
 
 def test_tensors_sharing_one_storage_cannot_inflate_the_model(tmp_path, no_allocation):
@@ -598,9 +654,19 @@ def test_tensors_sharing_one_storage_cannot_inflate_the_model(tmp_path, no_alloc
 
 
 def test_expected_shapes_match_the_built_backbone():
-    from bertcls import BertBackbone, RobertaBackbone, XLMRobertaBackbone
+    from bertcls import (AlbertBackbone, BertBackbone, DistilBertBackbone, ElectraBackbone,
+                         RobertaBackbone, XLMRobertaBackbone)
 
     kwargs = dict(TINY, num_layers=2, type_vocab_size=3)
     for cls in (BertBackbone, RobertaBackbone, XLMRobertaBackbone):
         shapes = {name: w.hf_shape() for name, w in cls(**kwargs).hf_weight_map().items()}
         assert cls.hf_shapes(kwargs) == shapes, cls.__name__
+    # The families sized from the config alone since the ELECTRA/ALBERT/DistilBERT check.
+    base = {k: v for k, v in kwargs.items() if k != "type_vocab_size"}
+    for cls, extra in ((ElectraBackbone, {"embedding_size": 4, "type_vocab_size": 3}),
+                       (ElectraBackbone, {}), (AlbertBackbone, {"embedding_size": 4}),
+                       (DistilBertBackbone, {}),
+                       (DistilBertBackbone, {"sinusoidal_positions": True})):
+        backbone = cls(**base, **extra)
+        shapes = {name: w.hf_shape() for name, w in backbone.hf_weight_map().items()}
+        assert cls.hf_shapes(backbone.get_config()) == shapes, (cls.__name__, extra)

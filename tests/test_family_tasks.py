@@ -217,8 +217,8 @@ def test_save_pretrained_refuses_what_transformers_cannot_hold(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(REFVENV_PYTHON),
                     reason="the reference venv with torch + transformers is not here")
-def test_save_pretrained_loads_in_transformers(tmp_path, saved):
-    entries = saved
+def check_in_transformers(entries, tmp_path):
+    """Run check_task_pretrained.py on `entries` in the reference venv; its results."""
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(entries))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
@@ -226,7 +226,12 @@ def test_save_pretrained_loads_in_transformers(tmp_path, saved):
                           text=True, timeout=300, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
-    results = json.loads(lines[0][len("RESULT"):])
+    return json.loads(lines[0][len("RESULT"):])
+
+
+def test_save_pretrained_loads_in_transformers(tmp_path, saved):
+    entries = saved
+    results = check_in_transformers(entries, tmp_path)
     stems = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta",
              "electra": "Electra", "albert": "Albert", "distilbert": "DistilBert"}
     for entry in entries:
@@ -235,3 +240,77 @@ def test_save_pretrained_loads_in_transformers(tmp_path, saved):
         assert result["class"] == f"{stems[entry['family']]}For{kind}Classification", result
         assert result["problems"] == {}, (entry["directory"], result)
         assert result["max_diff"] <= 1e-5, (entry["directory"], result)
+
+
+def test_strict_refuses_a_missing_pooler_only_where_the_head_reads_it(tmp_path, caplog):
+    from bertcls import BertQuestionAnswerer, BertRegressor, CheckpointError
+
+    directory = preset_dir(tmp_path, "roberta_relu_bin")  # RobertaForMaskedLM: no pooler
+    with pytest.raises(CheckpointError, match="no pooler weights"):
+        RobertaBackbone.from_preset(directory, strict=True)
+    with pytest.raises(CheckpointError, match="no pooler weights"):
+        BertClassifier.from_preset(directory, pooling="pooled", strict=True, max_seq_len=8)
+    with pytest.raises(CheckpointError, match="no pooler weights"):
+        BertRegressor.from_preset(directory, pooling="pooled", strict=True, max_seq_len=8)
+    caplog.set_level("WARNING", logger="bertcls.models.checkpoints")
+    models = [BertClassifier.from_preset(directory, strict=True, max_seq_len=8),
+              BertClassifier.from_preset(directory, pooling="mean", strict=True, max_seq_len=8),
+              BertTagger.from_preset(directory, num_tags=3, strict=True, max_seq_len=8),
+              BertRegressor.from_preset(directory, strict=True, max_seq_len=8),
+              BertQuestionAnswerer.from_preset(directory, strict=True, max_seq_len=8)]
+    assert all(type(m.backbone) is RobertaBackbone for m in models)
+    assert models[0].head.pooling == "cls" and models[3].head.hidden_activation == "tanh"
+    assert not [r for r in caplog.records if "pooler" in r.getMessage()]
+
+
+def family_preset(tmp_path, family):
+    """A tiny pretrained-style directory of `family` with its usual tokenizer files:
+    WordPiece for BERT / RoBERTa / DistilBERT, SentencePiece for XLM-R and ALBERT."""
+    from bertcls.text.spm_model import CONTROL, NORMAL, UNKNOWN, write_model
+
+    directory = tmp_path / family
+    words = ["영화", "최고", "재미", "없다", "정말", "좋", "다", "."]
+    if family == "xlm-roberta":
+        from test_family_qa import spm_model
+        model = spm_model()
+        XLMRobertaBackbone(vocabulary_size=40, num_layers=1, num_heads=2, hidden_size=8,
+                           intermediate_size=16, max_sequence_length=24).save_pretrained(
+                               str(directory))
+        (directory / "sentencepiece.bpe.model").write_bytes(model)
+    elif family == "albert":
+        pieces = [("<pad>", 0.0, CONTROL), ("<unk>", 0.0, UNKNOWN), ("[CLS]", 0.0, CONTROL),
+                  ("[SEP]", 0.0, CONTROL), ("[MASK]", 0.0, CONTROL)]
+        pieces += [("\u2581" + w, -float(i), NORMAL) for i, w in enumerate(words, 1)]
+        pieces += [(c, -10.0 - i, NORMAL) for i, c in enumerate("ᄀᄂᄃᄅᄆᄋᄌᄎ")]
+        AlbertBackbone(vocabulary_size=len(pieces), num_layers=2, num_heads=2, hidden_size=8,
+                       intermediate_size=16, embedding_size=4).save_pretrained(str(directory))
+        (directory / "spiece.model").write_bytes(write_model(pieces))
+    else:
+        BUILDERS[family]().save_pretrained(str(directory), encoder=FeatureEncoder(VOCAB))
+    return str(directory)
+
+
+@pytest.mark.parametrize("family", [
+    "xlm-roberta", "albert",  # the SentencePiece tokenizers; WordPiece runs with ELECTRA above
+    pytest.param("bert", marks=pytest.mark.slow), pytest.param("roberta", marks=pytest.mark.slow),
+    pytest.param("distilbert", marks=pytest.mark.slow)])
+def test_nsmc_example_with_each_family_preset(tmp_path, family, capsys, monkeypatch):
+    # In-process (one TensorFlow start for all five); ELECTRA runs as a subprocess above.
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    example = importlib.import_module("nsmc_sentiment")
+    directory = family_preset(tmp_path, family)
+    monkeypatch.setenv("BERTCLS_CACHE", str(tmp_path / "cache"))
+    code = example.main(["--data-dir", str(EXAMPLES / "data" / "nsmc_quick"),
+                         "--preset", directory, "--limit", "32", "--epochs", "1",
+                         "--max-seq-len", "16", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code in (None, 0), out[-2000:]
+    expected = {"bert": "BertBackbone", "roberta": "RobertaBackbone",
+                "xlm-roberta": "XLMRobertaBackbone", "albert": "AlbertBackbone",
+                "distilbert": "DistilBertBackbone"}[family]
+    assert f"backbone:       {expected}" in out
+    assert "test loss, test acc:" in out and out.count("확률로") == 4
+    assert "nsmc_sentiment" in sys.modules

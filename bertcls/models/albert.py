@@ -6,7 +6,8 @@ Only the layout every released ALBERT uses is implemented: one hidden group
 
 import keras
 
-from bertcls.models.checkpoints import HF_CONFIG_KEYS, REQUIRED_HF_KEYS, check_hf_config
+from bertcls.models.checkpoints import (HF_CONFIG_KEYS, REQUIRED_HF_KEYS, check_hf_config,
+                                        stack_hf_shapes)
 from bertcls.models.encoder import EncoderBackbone, dense_weights, layer_weights
 
 ALBERT_LAYER_NAMES = {
@@ -47,6 +48,7 @@ class AlbertBackbone(EncoderBackbone):
     hf_architecture = "Albert"
     skipped_prefixes = ("predictions.", "sop_classifier.")
     pooler_names = ("pooler.weight", "pooler.bias")
+    shares_layers = True
 
     def __init__(self, vocabulary_size, num_layers, num_heads, hidden_size,
                  intermediate_size, embedding_size=128, hidden_act="gelu_new", dropout=0.0,
@@ -97,6 +99,15 @@ class AlbertBackbone(EncoderBackbone):
         for key, arg in HF_CONFIG_KEYS.items():
             config[key] = kwargs[arg]
         return config
+
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """Weight name -> shape for these arguments, without building: factorised
+        embeddings, one shared layer, the pooler."""
+        return stack_hf_shapes(kwargs, [LAYER_PREFIX], ALBERT_LAYER_NAMES,
+                               embedding_size=kwargs.get("embedding_size", 128),
+                               projection="encoder.embedding_hidden_mapping_in",
+                               pooler="pooler")
 
     def hf_weight_map(self):
         """Hugging Face `AlbertModel` weight name -> `Weight`."""

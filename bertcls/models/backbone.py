@@ -161,7 +161,7 @@ class BertBackbone(EncoderBackbone):
     # === Checkpoints ===
 
     @classmethod
-    def from_preset(cls, preset, strict=False, **overrides):
+    def from_preset(cls, preset, strict=False, needs_pooler=True, **overrides):
         """Load a pretrained backbone from a Hugging Face or keras-hub preset.
 
         The config is type- and range-checked and the checkpoint's tensors are
@@ -177,8 +177,10 @@ class BertBackbone(EncoderBackbone):
                 directory (`config.json` naming `keras_hub>BertBackbone` plus
                 `model.weights.h5`).
             strict: refuse a checkpoint whose tensors hold NaN or infinity, or
-                that has no pooler weights (by default both load with a
-                warning naming the tensors).
+                that has no pooler weights while `needs_pooler` (by default both
+                load with a warning naming the tensors).
+            needs_pooler: the caller reads `pooled_output` (False: a missing pooler
+                is not an error under `strict`; see `EncoderBackbone.from_preset`).
             **overrides: constructor arguments replacing the checkpoint's
                 (e.g. `dtype="mixed_bfloat16"`, `dropout=0.2`).
 
@@ -204,7 +206,8 @@ class BertBackbone(EncoderBackbone):
         >>> BertBackbone.from_preset(directory).num_layers
         1
         """
-        return super().from_preset(preset, strict=strict, **overrides)
+        return super().from_preset(preset, strict=strict, needs_pooler=needs_pooler,
+                                   **overrides)
 
     def save_pretrained(self, directory, encoder=None):
         """Write this backbone as a Hugging Face BERT checkpoint.

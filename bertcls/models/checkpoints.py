@@ -284,6 +284,39 @@ def read_checkpoint(directory):
     return tensors
 
 
+def read_prefixed(directory, prefix):
+    """Only the tensors of a checkpoint directory whose names start with `prefix` (a task
+    head such as `qa_outputs.`), without reading the others where the format allows
+    (safetensors; a `.bin` is read whole).
+
+    Returns:
+        dict of weight name -> `np.ndarray` (empty when none matches).
+
+    Raises:
+        CheckpointError: as `read_checkpoint`.
+    """
+    from safetensors import safe_open
+
+    reader, files = checkpoint_files(directory)
+    tensors = {}
+    for path, names in files.items():
+        if names is not None and not any(n.startswith(prefix) for n in names):
+            continue
+        if reader is not read_safetensors:
+            tensors.update({n: v for n, v in reader(path).items() if n.startswith(prefix)})
+            continue
+        try:
+            with safe_open(path, framework="np") as f:
+                for name in f.keys():
+                    if name.startswith(prefix):
+                        tensors[name] = f.get_tensor(name)
+        except Exception as e:  # safetensors raises its own error types, and OSError
+            raise CheckpointError(
+                f"Cannot read {path}: it is not a valid safetensors file, or is truncated "
+                f"({type(e).__name__}: {e}).") from e
+    return tensors
+
+
 # === Weight names ===
 
 # Checkpoint entries that are not backbone weights, skipped (logged once) by every family:
@@ -376,6 +409,64 @@ def normalize_names(state, prefix="bert", source="Checkpoint"):
     return normalized
 
 
+# Hugging Face sub-names of one post-norm transformer layer, per role (BERT's names;
+# RoBERTa and ELECTRA share them, ALBERT and DistilBERT have their own).
+BERT_LAYER_NAMES = {
+    "query": "attention.self.query", "key": "attention.self.key",
+    "value": "attention.self.value", "attention_output": "attention.output.dense",
+    "attention_norm": "attention.output.LayerNorm", "intermediate": "intermediate.dense",
+    "output": "output.dense", "output_norm": "output.LayerNorm",
+}
+
+
+def stack_hf_shapes(kwargs, layer_prefixes, names, embedding_size=None, token_types=True,
+                    projection=None, pooler=None, embeddings_norm="embeddings.LayerNorm"):
+    """Hugging Face weight name -> shape of an encoder stack, from its constructor arguments.
+
+    What every family's `hf_shapes` computes: embeddings (word, position, token type,
+    LayerNorm) at `embedding_size`, an optional projection to `hidden_size`, the transformer
+    layers under `layer_prefixes` with the sub-names `names` (role -> name, see
+    `BERT_LAYER_NAMES`), and an optional pooler.
+
+    Args:
+        kwargs: the backbone's constructor arguments.
+        layer_prefixes: one prefix per stored layer (ALBERT stores one shared layer).
+        names: role -> Hugging Face sub-name of a layer's weights.
+        embedding_size: the embeddings' width (None: `hidden_size`).
+        token_types: the family has a token type embedding.
+        projection: the name of the embedding -> hidden dense layer, or None.
+        pooler: the name of the pooler's dense layer, or None.
+        embeddings_norm: the embeddings' LayerNorm name.
+    """
+    hidden, inner = kwargs["hidden_size"], kwargs["intermediate_size"]
+    width = embedding_size or hidden
+    shapes = {
+        "embeddings.word_embeddings.weight": (kwargs["vocabulary_size"], width),
+        "embeddings.position_embeddings.weight": (kwargs.get("max_sequence_length", 512),
+                                                  width),
+    }
+    if token_types:
+        shapes["embeddings.token_type_embeddings.weight"] = (
+            kwargs.get("type_vocab_size", 2), width)
+    shapes[f"{embeddings_norm}.weight"] = shapes[f"{embeddings_norm}.bias"] = (width,)
+    if projection:
+        shapes[f"{projection}.weight"], shapes[f"{projection}.bias"] = (hidden, width), (hidden,)
+    for prefix in layer_prefixes:
+        for role, (rows, columns) in (("query", (hidden, hidden)), ("key", (hidden, hidden)),
+                                      ("value", (hidden, hidden)),
+                                      ("attention_output", (hidden, hidden)),
+                                      ("intermediate", (inner, hidden)),
+                                      ("output", (hidden, inner))):
+            shapes[f"{prefix}{names[role]}.weight"] = (rows, columns)
+            shapes[f"{prefix}{names[role]}.bias"] = (rows,)
+        for role in ("attention_norm", "output_norm"):
+            shapes[f"{prefix}{names[role]}.weight"] = (hidden,)
+            shapes[f"{prefix}{names[role]}.bias"] = (hidden,)
+    if pooler:
+        shapes[f"{pooler}.weight"], shapes[f"{pooler}.bias"] = (hidden, hidden), (hidden,)
+    return shapes
+
+
 def bert_hf_shapes(kwargs):
     """The `BertModel` weight name -> shape a `BertBackbone` with these arguments holds.
 
@@ -388,37 +479,25 @@ def bert_hf_shapes(kwargs):
     ...                     intermediate_size=16))["encoder.layer.0.intermediate.dense.weight"]
     (16, 8)
     """
+    return stack_hf_shapes(kwargs, [f"encoder.layer.{i}." for i in range(kwargs["num_layers"])],
+                           BERT_LAYER_NAMES, pooler="pooler.dense")
+
+
+def declared_parameters(kwargs, stored_layers):
+    """A lower bound of the parameters a config declares that every checkpoint of it holds:
+    the word embeddings and the layers' dense kernels. Computed in O(1), before the
+    per-weight shapes (whose size grows with `num_layers`)."""
     hidden, inner = kwargs["hidden_size"], kwargs["intermediate_size"]
-    shapes = {
-        "embeddings.word_embeddings.weight": (kwargs["vocabulary_size"], hidden),
-        "embeddings.position_embeddings.weight": (kwargs.get("max_sequence_length", 512), hidden),
-        "embeddings.token_type_embeddings.weight": (kwargs.get("type_vocab_size", 2), hidden),
-        "embeddings.LayerNorm.weight": (hidden,),
-        "embeddings.LayerNorm.bias": (hidden,),
-        "pooler.dense.weight": (hidden, hidden),
-        "pooler.dense.bias": (hidden,),
-    }
-    for i in range(kwargs["num_layers"]):
-        hf = f"encoder.layer.{i}."
-        for name in ("attention.self.query", "attention.self.key", "attention.self.value",
-                     "attention.output.dense"):
-            shapes[f"{hf}{name}.weight"] = (hidden, hidden)
-            shapes[f"{hf}{name}.bias"] = (hidden,)
-        shapes[f"{hf}intermediate.dense.weight"] = (inner, hidden)
-        shapes[f"{hf}intermediate.dense.bias"] = (inner,)
-        shapes[f"{hf}output.dense.weight"] = (hidden, inner)
-        shapes[f"{hf}output.dense.bias"] = (hidden,)
-        for name in ("attention.output.LayerNorm", "output.LayerNorm"):
-            shapes[f"{hf}{name}.weight"] = (hidden,)
-            shapes[f"{hf}{name}.bias"] = (hidden,)
-    return shapes
+    width = kwargs.get("embedding_size") or hidden
+    return (kwargs["vocabulary_size"] * width
+            + stored_layers * (4 * hidden * hidden + 2 * hidden * inner))
 
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
 def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkpoint",
-                strict=False):
+                strict=False, needs_pooler=True):
     """Check checkpoint tensors against the weights a backbone holds (or its config implies).
 
     Args:
@@ -429,7 +508,11 @@ def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkp
         pooler: the pooler's weight names (may be missing: random pooler, warning).
         family: the `model_type` named in messages.
         source: the checkpoint named in messages.
-        strict: a checkpoint without pooler weights is an error, not a warning.
+        strict: a checkpoint without pooler weights is an error, not a warning (when
+            `needs_pooler`).
+        needs_pooler: the model reads the pooled output; False (a task head that never
+            reads it, e.g. RoBERTa's classifier or any tagger) lets `strict` accept a
+            checkpoint without a pooler, as transformers' task classes do.
 
     Returns:
         (skipped names, whether the pooler is missing).
@@ -459,7 +542,7 @@ def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkp
             f"Shape mismatches: {mismatched or 'none'}. "
             f"Non-float weights (a float parameter needs {'/'.join(FLOAT_DTYPES)}): "
             f"{wrong_type or 'none'}.")
-    if no_pooler and strict:
+    if no_pooler and strict and needs_pooler:
         raise CheckpointError(
             f"{source} has no pooler weights ({', '.join(pooler)}); strict=True refuses a "
             f"randomly initialised pooler.")
@@ -480,7 +563,7 @@ def check_weight_bytes(count, nbytes, source="Checkpoint"):
             f"config is larger than its weights.")
 
 
-def set_hf_weights(backbone, state, strict=False, source="Checkpoint"):
+def set_hf_weights(backbone, state, strict=False, source="Checkpoint", needs_pooler=True):
     """Assign a Hugging Face checkpoint's tensors to `backbone`.
 
     Args:
@@ -489,6 +572,8 @@ def set_hf_weights(backbone, state, strict=False, source="Checkpoint"):
         state: dict of weight name -> numpy array (`read_checkpoint`).
         strict: refuse non-finite values and a missing pooler instead of warning.
         source: the checkpoint named in messages.
+        needs_pooler: False when nothing reads the pooled output: a missing pooler is then
+            neither an error (even with `strict`) nor a warning (an info line).
 
     Raises:
         CheckpointError (a `ValueError`): listing every missing, unexpected,
@@ -504,11 +589,14 @@ def set_hf_weights(backbone, state, strict=False, source="Checkpoint"):
     weights = weight_map(backbone)
     skipped, no_pooler = check_state(
         state, {n: w.hf_shape() for n, w in weights.items()}, backbone.skipped_prefixes,
-        backbone.pooler_names, family_name(backbone), source, strict)
+        backbone.pooler_names, family_name(backbone), source, strict, needs_pooler)
     if skipped:
         logger.info("Skipped %d checkpoint entries that are not backbone weights: %s",
                     len(skipped), ", ".join(skipped))
-    if no_pooler:
+    if no_pooler and not needs_pooler:
+        logger.info("The checkpoint has no pooler weights (%s); the task head does not read "
+                    "the pooled output.", ", ".join(backbone.pooler_names))
+    elif no_pooler:
         logger.warning("The checkpoint has no pooler weights (%s); pooled_output uses a "
                        "randomly initialised pooler.", ", ".join(backbone.pooler_names))
     values, non_finite = {}, []
@@ -554,12 +642,16 @@ def is_keras_hub_preset(config):
                                                   "keras_nlp>BertBackbone"))
 
 
+# The most layers a checkpoint whose one stored layer serves every depth (ALBERT) may declare:
+# nothing in its weights bounds the depth, and building the model costs time per layer.
+MAX_SHARED_DEPTH = 1024
+
 # Constructor arguments every family checks before its weights are read.
 SIZE_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "hidden_size",
                   "intermediate_size", "max_sequence_length", "embedding_size")
 
 
-def load_backbone(cls, preset, strict=False, **overrides):
+def load_backbone(cls, preset, strict=False, needs_pooler=True, **overrides):
     """Implementation of the backbones' `from_preset` (see `EncoderBackbone.from_preset`).
 
     The config is checked, the weights read and checked against the config, and only
@@ -584,12 +676,22 @@ def load_backbone(cls, preset, strict=False, **overrides):
         {k: kwargs[k] for k in SIZE_ARGUMENTS if kwargs.get(k) is not None},
         rates={k: kwargs[k] for k in ("dropout", "attention_dropout") if k in kwargs})
     _, files = checkpoint_files(directory)
-    state = normalize_names(read_checkpoint(directory), cls.hf_prefix, directory)
     nbytes = sum(os.path.getsize(p) for p in files)
+    state = normalize_names(read_checkpoint(directory), cls.hf_prefix, directory)
+    # Sized from the config alone (O(1)), before the per-weight shapes (which grow with
+    # num_layers) are listed and long before anything is allocated.
+    stored_layers = 1 if cls.shares_layers else kwargs["num_layers"]
+    if cls.shares_layers and kwargs["num_layers"] > MAX_SHARED_DEPTH:
+        raise CheckpointError(
+            f"{config_path}: num_hidden_layers={kwargs['num_layers']} is refused: one stored "
+            f"layer serves every depth in this {cls.model_type} checkpoint, so its weights "
+            f"cannot bound the depth; bertcls loads at most {MAX_SHARED_DEPTH}.")
+    check_weight_bytes(declared_parameters(kwargs, stored_layers), nbytes,
+                       f"{directory} (config.json)")
     shapes = cls.hf_shapes(kwargs)
     if shapes is not None:
         check_state(state, shapes, cls.skipped_prefixes, cls.pooler_names, cls.model_type,
-                    directory, strict)
+                    directory, strict, needs_pooler)
         check_weight_bytes(sum(math.prod(s) for n, s in shapes.items() if n in state),
                            nbytes, directory)
     else:  # the family's shapes are checked once built; bound what the tensors claim now
@@ -598,7 +700,7 @@ def load_backbone(cls, preset, strict=False, **overrides):
                                if not n.startswith(skip) and n not in SKIPPED_NAMES),
                            nbytes, directory)
     backbone = cls(**kwargs)
-    set_hf_weights(backbone, state, strict=strict, source=directory)
+    set_hf_weights(backbone, state, strict=strict, source=directory, needs_pooler=needs_pooler)
     return backbone
 
 

@@ -195,8 +195,13 @@ def check_encoder_fits_backbone(encoder, backbone):
             f"vocabulary_size >= {tokens}).")
     length = getattr(encoder, "max_seq_len", None)
     positions = getattr(backbone, "max_sequence_length", None)
-    if _is_int(length) and _is_int(positions) and length > positions:
+    # RoBERTa-style positions start after the padding id: fewer tokens than positions fit.
+    limit = getattr(backbone, "max_input_length", positions)
+    limit = limit if _is_int(limit) else positions
+    if _is_int(length) and _is_int(positions) and length > limit:
+        offset = ("" if limit == positions else
+                  f", of which {limit} hold tokens after the padding offset")
         raise ValueError(
             f"The encoder's max_seq_len ({length}) exceeds the backbone's "
-            f"max_sequence_length ({positions}, `max_position_embeddings`): longer inputs "
-            f"have no position embedding. Use max_seq_len <= {positions}.")
+            f"max_sequence_length ({positions}, `max_position_embeddings`{offset}): longer "
+            f"inputs have no position embedding. Use max_seq_len <= {limit}.")

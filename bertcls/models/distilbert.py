@@ -9,7 +9,7 @@ monologg/distilkobert is this.
 import keras
 import numpy as np
 
-from bertcls.models.checkpoints import check_hf_config
+from bertcls.models.checkpoints import check_hf_config, stack_hf_shapes
 from bertcls.models.encoder import EncoderBackbone, layer_weights
 
 DISTILBERT_LAYER_NAMES = {
@@ -112,6 +112,14 @@ class DistilBertBackbone(EncoderBackbone):
         for key, arg in DISTILBERT_CONFIG_KEYS.items():
             config[key] = kwargs[arg]
         return config
+
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """Weight name -> shape for these arguments, without building: no token types,
+        DistilBERT's layer names, no pooler."""
+        return stack_hf_shapes(
+            kwargs, [f"transformer.layer.{i}." for i in range(kwargs["num_layers"])],
+            DISTILBERT_LAYER_NAMES, token_types=False)
 
     def hf_weight_map(self):
         """Hugging Face `DistilBertModel` weight name -> `Weight`."""

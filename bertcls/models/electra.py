@@ -6,7 +6,7 @@ monologg/koelectra-* and beomi/KcELECTRA-* are these.
 
 import keras
 
-from bertcls.models.checkpoints import hf_config_to_kwargs, kwargs_to_hf_config
+from bertcls.models.checkpoints import hf_config_to_kwargs, kwargs_to_hf_config, stack_hf_shapes
 from bertcls.models.encoder import (BERT_LAYER_NAMES, EncoderBackbone, dense_weights,
                                     layer_weights)
 
@@ -80,6 +80,17 @@ class ElectraBackbone(EncoderBackbone):
                                      architecture="ElectraModel")
         config["embedding_size"] = kwargs["embedding_size"] or kwargs["hidden_size"]
         return config
+
+    @classmethod
+    def hf_shapes(cls, kwargs):
+        """Weight name -> shape for these arguments, without building: BERT's stack without
+        a pooler, with `embeddings_project` when `embedding_size != hidden_size`."""
+        width = kwargs.get("embedding_size") or kwargs["hidden_size"]
+        project = width != kwargs["hidden_size"]
+        return stack_hf_shapes(
+            kwargs, [f"encoder.layer.{i}." for i in range(kwargs["num_layers"])],
+            BERT_LAYER_NAMES, embedding_size=width,
+            projection="embeddings_project" if project else None)
 
     def hf_weight_map(self):
         """Hugging Face `ElectraModel` weight name -> `Weight`."""

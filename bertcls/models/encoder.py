@@ -28,19 +28,11 @@ from keras import ops
 from keras_hub.layers import PositionEmbedding, TransformerEncoder
 
 from bertcls.models.activations import get_activation
-from bertcls.models.checkpoints import Weight, load_backbone, save_backbone
+from bertcls.models.checkpoints import (BERT_LAYER_NAMES, Weight, load_backbone,  # noqa: F401
+                                        save_backbone)
 from bertcls.models.config import read_json_object, validate_backbone_args, validate_hf_config
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-
-# Hugging Face sub-names of one post-norm transformer layer, per role (BERT's names;
-# RoBERTa and ELECTRA share them, ALBERT and DistilBERT have their own).
-BERT_LAYER_NAMES = {
-    "query": "attention.self.query", "key": "attention.self.key",
-    "value": "attention.self.value", "attention_output": "attention.output.dense",
-    "attention_norm": "attention.output.LayerNorm", "intermediate": "intermediate.dense",
-    "output": "output.dense", "output_norm": "output.LayerNorm",
-}
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -151,6 +143,7 @@ class EncoderBackbone(keras.Model):
         hf_architecture: the transformers class name stem (`"Bert"`, `"Roberta"`...).
         skipped_prefixes: checkpoint entries that are heads, not backbone weights.
         pooler_names: the pooler's Hugging Face weight names (empty: no pooler).
+        shares_layers: one stored layer serves every depth (ALBERT).
         classifier_head: `BertHead` options of the family's sequence-classification head.
         hf_classifier_names: role (`"hidden"`, `"output"`) -> Hugging Face name of the
             sequence-classification head's dense layers.
@@ -173,6 +166,7 @@ class EncoderBackbone(keras.Model):
     hf_architecture = None
     skipped_prefixes = ()
     pooler_names = ()
+    shares_layers = False
     classifier_head = {"pooling": "pooled"}
     hf_classifier_names = {"output": "classifier"}
 
@@ -368,7 +362,7 @@ class EncoderBackbone(keras.Model):
     # === Checkpoints ===
 
     @classmethod
-    def from_preset(cls, preset, strict=False, **overrides):
+    def from_preset(cls, preset, strict=False, needs_pooler=True, **overrides):
         """Load a pretrained backbone of this family from a Hugging Face directory or Hub id.
 
         `bertcls.backbone_from_preset` picks the family from `config.json`'s `model_type`.
@@ -380,8 +374,11 @@ class EncoderBackbone(keras.Model):
                 `model.safetensors`, `pytorch_model.bin` or their sharded index)
                 or a Hub id (fetched with `bertcls.resolve_preset`).
             strict: refuse a checkpoint whose tensors hold NaN or infinity, or that
-                has no pooler weights (by default both load with a warning naming
-                the tensors).
+                has no pooler weights while `needs_pooler` (by default both load with a
+                warning naming the tensors).
+            needs_pooler: the caller reads `pooled_output`. A task whose head never reads
+                it passes False: a checkpoint without a pooler (a RoBERTa masked-LM
+                checkpoint, a `*ForQuestionAnswering` one) then loads even with `strict`.
             **overrides: constructor arguments replacing the checkpoint's
                 (e.g. `dtype="mixed_bfloat16"`, `dropout=0.2`).
 
@@ -394,7 +391,8 @@ class EncoderBackbone(keras.Model):
                 but tensors.
             ValueError: an override is invalid.
         """
-        return load_backbone(cls, preset, strict=strict, **overrides)
+        return load_backbone(cls, preset, strict=strict, needs_pooler=needs_pooler,
+                             **overrides)
 
     @classmethod
     def hf_shapes(cls, kwargs):

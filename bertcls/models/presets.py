@@ -46,7 +46,8 @@ def backbone_from_preset(preset, **overrides):
 
     Args:
         preset: a local Hugging Face directory or a Hub id such as `"klue/roberta-base"`.
-        **overrides: constructor arguments replacing the checkpoint's.
+        **overrides: constructor arguments replacing the checkpoint's, and the loading
+            options `strict` and `needs_pooler` (see `EncoderBackbone.from_preset`).
 
     Returns:
         A `BertBackbone`, `RobertaBackbone`, `XLMRobertaBackbone`, `ElectraBackbone`,
@@ -67,10 +68,26 @@ def backbone_from_preset(preset, **overrides):
     >>> type(backbone_from_preset(directory)).__name__
     'ElectraBackbone'
     """
+    directory, cls = preset_family(preset)
+    return cls.from_preset(directory, **overrides)
+
+
+def preset_family(preset):
+    """The local directory of a preset and the backbone class its `config.json` names.
+
+    Args:
+        preset: a local Hugging Face directory or a Hub id.
+
+    Returns:
+        `(directory, backbone class)`; a keras-hub BERT preset gives `BertBackbone`.
+
+    Raises:
+        bertcls.PresetError: the preset cannot be found.
+        ValueError: no readable `config.json`, or an unsupported `model_type`.
+    """
     directory = resolve_preset(preset)
     config_path = os.path.join(directory, "config.json")
     if not os.path.exists(config_path):
         raise ValueError(f"No config.json in preset directory {directory}.")
     config = read_json_object(config_path, "config")
-    cls = BertBackbone if is_keras_hub_preset(config) else backbone_class(config)
-    return cls.from_preset(directory, **overrides)
+    return directory, BertBackbone if is_keras_hub_preset(config) else backbone_class(config)

@@ -3,13 +3,11 @@
 import keras
 import numpy as np
 
-from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.heads import POOLINGS, BertHead
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
-from bertcls.tasks.pretrained import save_task_pretrained
-from bertcls.text.presets import encoder_from_preset
+from bertcls.tasks.pretrained import load_task_parts, save_task_pretrained
 from bertcls.text.inputs import pair_or_text
 
 
@@ -128,19 +126,23 @@ class BertClassifier(Task):
         """Backbone and encoder from a Hugging Face directory or Hub id, new head.
 
         The backbone's family comes from `config.json`'s `model_type`
-        (`bertcls.backbone_from_preset`); the head is that family's (see `pooling`).
+        (`bertcls.backbone_from_preset`), the encoder from the tokenizer files present
+        (`bertcls.encoder_from_preset`: WordPiece or SentencePiece); the head is that
+        family's (see `pooling`).
 
         Args:
             preset: local directory (config.json, weights, vocab.txt) or Hub id.
             num_classes, multi_label: the task, as in the constructor.
             max_seq_len: the encoder's maximum length (at most the checkpoint's
                 `max_position_embeddings`).
-            strict: refuse a checkpoint with NaN/infinite weights or no pooler
-                (`BertBackbone.from_preset`).
+            strict: refuse a checkpoint with NaN/infinite weights, or without a pooler
+                when the head reads one (`pooling="pooled"`, BERT's and ALBERT's default
+                head; `BertBackbone.from_preset`).
             **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
         """
-        backbone = backbone_from_preset(preset, strict=strict)
-        encoder = encoder_from_preset(preset, max_seq_len=max_seq_len)
+        pooling = kwargs.get("pooling") if kwargs.get("head") is None else "pooled"
+        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
+                                               pooling=pooling)
         return cls(backbone, num_classes=num_classes, multi_label=multi_label,
                    encoder=encoder, **kwargs)
 

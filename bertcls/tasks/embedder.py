@@ -5,13 +5,12 @@ import keras
 import numpy as np
 
 from bertcls.hub import resolve_preset
-from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.pooling import SentencePooling, pooling_modes
+from bertcls.tasks.pretrained import load_task_parts
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
 from bertcls.tasks.st_directory import ST_ALLOW_PATTERNS, read_sentence_transformers
-from bertcls.text.feature_encoder import FeatureEncoder
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -77,8 +76,9 @@ class SentenceEmbedder(Task):
         `sentence_bert_config.json`'s `max_seq_length` (and its `do_lower_case`); the BERT files
         may sit in the root or in the Transformer module's folder. Any other directory or Hub
         id is a plain checkpoint: mean pooling, no normalisation, `max_seq_len=128`. The
-        backbone family follows `config.json`'s `model_type` (`backbone_from_preset`); the
-        tokenizer is read by `FeatureEncoder.from_preset` (WordPiece `vocab.txt`).
+        backbone family follows `config.json`'s `model_type` (`backbone_from_preset`), the
+        tokenizer the files present (`encoder_from_preset`: WordPiece `vocab.txt` or a
+        SentencePiece model, e.g. a multilingual XLM-R sentence model).
 
         Args:
             preset: a local directory or a Hugging Face Hub id.
@@ -96,15 +96,10 @@ class SentenceEmbedder(Task):
             "transformer_dir": directory, "pooling": "mean", "normalize": False,
             "max_seq_len": None, "lowercase": False, "embedding_dimension": None}
         source = settings["transformer_dir"]
-        backbone = backbone_from_preset(source)
-        if max_seq_len is None:
-            max_seq_len = settings["max_seq_len"] or min(128, backbone.max_sequence_length)
-        if max_seq_len > backbone.max_sequence_length:
-            raise ValueError(
-                f"max_seq_len {max_seq_len} exceeds the checkpoint's "
-                f"{backbone.max_sequence_length} position embeddings ({source}).")
         overrides = {"lowercase": True} if settings["lowercase"] else {}
-        encoder = FeatureEncoder.from_preset(source, max_seq_len=max_seq_len, **overrides)
+        _, backbone, encoder = load_task_parts(
+            source, max_seq_len if max_seq_len is not None else settings["max_seq_len"],
+            pooling="tokens", **overrides)
         dimension = settings["embedding_dimension"]
         if dimension is not None and dimension != backbone.hidden_size:
             raise ValueError(

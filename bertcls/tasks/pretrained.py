@@ -1,4 +1,7 @@
-"""`save_pretrained` for task models: a directory transformers' `AutoModelFor...` loads.
+"""Task models <-> Hugging Face directories: what every task's `from_preset` shares
+(`load_task_parts`: the backbone of the family `config.json` names, the feature encoder of the
+tokenizer files present), and `save_pretrained`: a directory transformers'
+`AutoModelFor...` loads.
 
 The backbone's weights go under the family's base-model prefix (`bert.`, `roberta.`,
 `electra.`, `albert.`, `distilbert.`), the head under transformers' names for that family
@@ -22,9 +25,61 @@ import keras
 import numpy as np
 
 from bertcls.models.checkpoints import get_hf_weights, save_tokenizer
+from bertcls.models.presets import preset_family
 from bertcls.tasks.heads import BertHead
+from bertcls.text.presets import encoder_from_preset
 
 logger = logging.getLogger(__name__)
+
+
+def load_task_parts(preset, max_seq_len=128, strict=False, pooling="cls", **encoder_options):
+    """The backbone and feature encoder a task's `from_preset` builds on.
+
+    The backbone's family comes from `config.json`'s `model_type`
+    (`bertcls.backbone_from_preset`), the encoder from the tokenizer files present
+    (`bertcls.encoder_from_preset`: WordPiece `vocab.txt` or a SentencePiece model).
+
+    Args:
+        preset: a local Hugging Face directory or a Hub id.
+        max_seq_len: the encoder's maximum length; None: 128, or less when the checkpoint
+            has fewer positions. (More than the checkpoint's positions is refused when the
+            task is built.)
+        strict: refuse NaN/infinite weights, and a missing pooler when the head reads it.
+        pooling: what the task's head reads: `"pooled"` (the pooler), None (the family's
+            sequence-classification head, `backbone.classifier_head`), anything else
+            (`"cls"`, `"mean"`, a tagger, a span head) never reads the pooler, so a
+            checkpoint without one (RoBERTa masked-LM, `*ForQuestionAnswering`) loads under
+            `strict` too.
+        **encoder_options: passed to `encoder_from_preset` (e.g. `lowercase`).
+
+    Returns:
+        `(directory, backbone, encoder)`: the local directory, the loaded backbone, the
+        encoder.
+
+    Raises:
+        ValueError: whatever `backbone_from_preset` / `encoder_from_preset` raise.
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> from bertcls import RobertaBackbone
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = RobertaBackbone(vocabulary_size=6, num_layers=1, num_heads=2, hidden_size=8,
+    ...                     intermediate_size=16, max_sequence_length=12,
+    ...                     pad_token_id=0).save_pretrained(str(d))
+    >>> _ = (d / "vocab.txt").write_text("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nhi\\nyo\\n")
+    >>> _, backbone, encoder = load_task_parts(str(d), max_seq_len=None)
+    >>> type(backbone).__name__, encoder.max_seq_len
+    ('RobertaBackbone', 11)
+    """
+    directory, cls = preset_family(preset)
+    if pooling is None:
+        pooling = cls.classifier_head["pooling"]
+    backbone = cls.from_preset(directory, strict=strict, needs_pooler=pooling == "pooled")
+    if max_seq_len is None:
+        max_seq_len = min(128, backbone.max_input_length)
+    encoder = encoder_from_preset(directory, max_seq_len=max_seq_len, **encoder_options)
+    return directory, backbone, encoder
 
 
 def _array(variable):
@@ -87,36 +142,58 @@ def save_task_pretrained(task, directory, kind, labels, problem_type, binary=Fal
     Returns:
         The directory path.
     """
-    from safetensors.numpy import save_file
-
-    backbone = task.backbone
-    if not hasattr(backbone, "hf_weight_map"):
-        raise ValueError(
-            f"save_pretrained needs a bertcls family backbone, received "
-            f"{type(backbone).__name__}.")
+    family_backbone(task)
     many_to_one = kind == "SequenceClassification"
     head = head_weights(task, many_to_one, binary)
-    # transformers' task classes keep the pooler only where their head reads it.
-    uses_pooler = many_to_one and task.head.pooling == "pooled"
-    tensors = get_hf_weights(backbone, prefix=f"{backbone.hf_prefix}.", pooler=uses_pooler)
-    tensors.update(head)
-    config = backbone.to_hf_config()
-    config.update({
-        "architectures": [f"{backbone.hf_architecture}For{kind}"],
+    config = {
         "id2label": {str(i): name for i, name in enumerate(labels)},
         "label2id": {name: i for i, name in enumerate(labels)},
-    })
+    }
     if problem_type:
         config["problem_type"] = problem_type
+    # transformers' task classes keep the pooler only where their head reads it.
+    return write_task_directory(task, directory, kind, head, config,
+                                pooler=many_to_one and task.head.pooling == "pooled")
+
+
+def write_task_directory(task, directory, kind, head, config_updates, pooler=False):
+    """Write `config.json` (the backbone's, `architectures` = the family's `...For<kind>`,
+    plus `config_updates`), `model.safetensors` (the backbone under the family's prefix,
+    the pooler only with `pooler`, and the `head` tensors) and the tokenizer files.
+
+    Returns:
+        The directory path.
+    """
+    from safetensors.numpy import save_file
+
+    backbone = family_backbone(task)
+    tensors = get_hf_weights(backbone, prefix=f"{backbone.hf_prefix}.", pooler=pooler)
+    tensors.update(head)
+    config = backbone.to_hf_config()
+    config["architectures"] = [f"{backbone.hf_architecture}For{kind}"]
+    config.update(config_updates)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
     encoder = task.encoder
-    if encoder is not None:
+    if hasattr(encoder, "save_tokenizer"):  # SentencePieceEncoder: its .model file
+        encoder.save_tokenizer(directory, model_max_length=backbone.max_input_length)
+    elif encoder is not None:
         if hasattr(encoder, "vocabulary") and hasattr(encoder, "lowercase"):
             save_tokenizer(encoder, directory, model_max_length=backbone.max_input_length)
         else:
-            logger.warning("save_pretrained wrote no tokenizer files: %s is not a WordPiece "
-                           "FeatureEncoder.", type(encoder).__name__)
+            logger.warning("save_pretrained wrote no tokenizer files: %s is neither a "
+                           "FeatureEncoder nor a SentencePieceEncoder.",
+                           type(encoder).__name__)
     return directory
+
+
+def family_backbone(task):
+    """`task.backbone`, which must be a bertcls family backbone to be written."""
+    backbone = task.backbone
+    if not hasattr(backbone, "hf_weight_map"):
+        raise ValueError(
+            f"save_pretrained needs a bertcls family backbone, received "
+            f"{type(backbone).__name__}.")
+    return backbone

@@ -98,16 +98,19 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
     unique = list(dict.fromkeys(contexts))
     context_tokens = dict(zip(unique, _tokenize(encoder, unique, chunk_size)))
 
+    # [CLS] q [SEP] c [SEP], or XLM-R's <s> q </s></s> c </s> (no token types).
+    separators = getattr(encoder, "pair_separators", 1)
+    specials = 2 + separators
     rows = []
     for i, (question, context) in enumerate(zip(question_tokens, contexts)):
         q_ids, q_offsets = question[0][:max_question_len], question[1][:max_question_len]
         c_ids, c_offsets = context_tokens[context]
-        budget = length - len(q_ids) - 3
+        budget = length - len(q_ids) - specials
         if budget <= doc_stride:
             raise ValueError(
                 f"Example {i}: max_seq_len {length} leaves {budget} context tokens per window "
-                f"after its question of {len(q_ids)} tokens and 3 special tokens; doc_stride="
-                f"{doc_stride} must be smaller (or lower max_question_len).")
+                f"after its question of {len(q_ids)} tokens and {specials} special tokens; "
+                f"doc_stride={doc_stride} must be smaller (or lower max_question_len).")
         for begin, end in _window_bounds(len(c_ids), budget, doc_stride):
             rows.append((i, q_ids, q_offsets, c_ids[begin:end], c_offsets[begin:end]))
     n = len(rows)
@@ -120,12 +123,13 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
     labels = np.zeros((n, 2), np.int32) if answers is not None else None
     cls, sep = encoder.cls_token_id, encoder.sep_token_id
     for row, (i, q_ids, q_offsets, c_ids, c_offsets) in enumerate(rows):
-        first = len(q_ids) + 2  # position of the first context token
+        first = len(q_ids) + 1 + separators  # position of the first context token
         last = first + len(c_ids)  # position of the final [SEP]
-        ids[row, :last + 1] = np.concatenate([[cls], q_ids, [sep], c_ids, [sep]])
+        ids[row, :last + 1] = np.concatenate([[cls], q_ids, [sep] * separators, c_ids, [sep]])
         mask[row, :last + 1] = 1
-        types[row, first:last + 1] = 1
-        offsets[row, 1:first - 1] = q_offsets
+        if getattr(encoder, "segment_ids", True):
+            types[row, first:last + 1] = 1
+        offsets[row, 1:1 + len(q_ids)] = q_offsets
         offsets[row, first:last] = c_offsets
         context_mask[row, first:last] = True
         example_index[row] = i

@@ -145,22 +145,29 @@ class BertQuestionAnswerer(Task):
                 f"shape {outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, max_seq_len=384, **kwargs):
+    def from_preset(cls, preset, max_seq_len=384, strict=False, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id; the span head is the
-        checkpoint's `qa_outputs` when it has one (a `BertForQuestionAnswering` checkpoint,
-        e.g. one written by `save_pretrained`), a new one otherwise.
+        checkpoint's `qa_outputs` when it has one (a `*ForQuestionAnswering` checkpoint of
+        any family, e.g. one written by `save_pretrained`), a new one otherwise.
+
+        The backbone's family comes from `config.json`'s `model_type`, the encoder from the
+        tokenizer files present (`bertcls.encoder_from_preset`: WordPiece or SentencePiece).
 
         Args:
             preset: local directory or Hub id.
             max_seq_len: the window length.
+            strict: refuse NaN/infinite weights (a missing pooler is fine: the span head
+                never reads it).
             **kwargs: other constructor arguments (`doc_stride`, `max_question_len`, ...).
         """
-        return load_qa_preset(cls, preset, max_seq_len=max_seq_len, **kwargs)
+        return load_qa_preset(cls, preset, max_seq_len=max_seq_len, strict=strict, **kwargs)
 
     def save_pretrained(self, directory):
-        """Write a Hugging Face `BertForQuestionAnswering` checkpoint: `config.json`,
-        `model.safetensors` (`bert.*` without the pooler, which transformers' QA model lacks,
-        and `qa_outputs.*`) and, with an encoder, `vocab.txt` and `tokenizer_config.json`.
+        """Write a Hugging Face `*ForQuestionAnswering` checkpoint of the backbone's family
+        (`BertForQuestionAnswering`, `RobertaForQuestionAnswering`, ...): `config.json`,
+        `model.safetensors` (`bert.*` / `roberta.*` / ... without the pooler, which
+        transformers' QA models lack, and `qa_outputs.*`) and, with an encoder, its tokenizer
+        files (`vocab.txt` or the SentencePiece model, and `tokenizer_config.json`).
         `transformers.AutoModelForQuestionAnswering.from_pretrained(directory)` gives the
         same start/end logits.
 

@@ -3,13 +3,12 @@
 import keras
 import numpy as np
 
-from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.correlation import StreamingPearson
 from bertcls.tasks.heads import POOLINGS, BertHead
+from bertcls.tasks.pretrained import load_task_parts
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
-from bertcls.text.feature_encoder import FeatureEncoder
 from bertcls.text.inputs import pair_or_text
 
 
@@ -26,10 +25,13 @@ class BertRegressor(Task):
     finite.
 
     Args:
-        backbone: a `BertBackbone` (or any Keras model mapping the three int inputs to
-            `sequence_output` and `pooled_output`).
+        backbone: a `BertBackbone` or another family's backbone (or any Keras model mapping
+            the three int inputs to `sequence_output` and `pooled_output`).
         num_outputs: real-valued targets per example.
-        pooling: `"pooled"` (BERT's pooler, as Hugging Face), `"cls"` or `"mean"`.
+        pooling: None (default): the head of transformers' `*ForSequenceClassification` for
+            the backbone's family, as in `BertClassifier` (BERT's pooler; the first token
+            through a hidden dense layer for RoBERTa, ELECTRA, DistilBERT). Or `"pooled"`,
+            `"cls"` or `"mean"`: a plain dense head on that.
         dropout: dropout before the dense layer (0.1, Hugging Face's `hidden_dropout_prob`).
         head: a layer replacing the default `BertHead`; it receives the backbone's output dict
             plus `attention_mask` and must return `(batch, num_outputs)`.
@@ -58,17 +60,23 @@ class BertRegressor(Task):
     >>> score = model.predict_text(("a man cooks", "a man cooks"))
     """
 
-    def __init__(self, backbone, num_outputs=1, pooling="pooled", dropout=0.1, head=None,
+    def __init__(self, backbone, num_outputs=1, pooling=None, dropout=0.1, head=None,
                  encoder=None, **kwargs):
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
             raise ValueError(
                 f"`num_outputs` must be a positive integer, received {num_outputs!r}.")
+        spec = {"pooling": pooling}
+        if pooling is None:
+            spec = dict(getattr(backbone, "classifier_head", {"pooling": "pooled"}))
+            pooling = spec["pooling"]
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}, received {pooling!r}.")
         # === Layers ===
         if head is None:
             head = BertHead(num_outputs=num_outputs, task_type="many_to_one", pooling=pooling,
-                            activation=None, dropout=dropout, name="regressor_head")
+                            activation=None, dropout=dropout,
+                            hidden_activation=spec.get("hidden_activation"),
+                            name="regressor_head")
         outputs = self._wire(backbone, head, encoder, **kwargs)
 
         # === Config ===
@@ -81,17 +89,23 @@ class BertRegressor(Task):
                 f"{outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, num_outputs=1, max_seq_len=128, **kwargs):
+    def from_preset(cls, preset, num_outputs=1, max_seq_len=128, strict=False, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id, new regression head.
 
+        The backbone's family comes from `config.json`'s `model_type`, the encoder from the
+        tokenizer files present (`bertcls.encoder_from_preset`: WordPiece or SentencePiece).
+
         Args:
-            preset: local directory (config.json, weights, vocab.txt) or Hub id.
+            preset: local directory (config.json, weights, tokenizer files) or Hub id.
             num_outputs: real-valued targets per example.
             max_seq_len: the encoder's maximum length (of the pair, for pairs).
+            strict: refuse NaN/infinite weights, and a missing pooler when the head reads
+                it (`BertBackbone.from_preset`).
             **kwargs: other constructor arguments (`pooling`, `dropout`, `head`).
         """
-        backbone = backbone_from_preset(preset)
-        encoder = FeatureEncoder.from_preset(preset, max_seq_len=max_seq_len)
+        pooling = kwargs.get("pooling") if kwargs.get("head") is None else "pooled"
+        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
+                                               pooling=pooling)
         return cls(backbone, num_outputs=num_outputs, encoder=encoder, **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):

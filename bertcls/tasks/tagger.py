@@ -4,13 +4,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from bertcls.models.presets import backbone_from_preset
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
-from bertcls.tasks.pretrained import save_task_pretrained
+from bertcls.tasks.pretrained import load_task_parts, save_task_pretrained
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
-from bertcls.text.presets import encoder_from_preset
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -199,12 +197,14 @@ class BertTagger(Task):
     @classmethod
     def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, strict=False,
                     **kwargs):
-        """Backbone (any family, from `config.json`'s `model_type`) and encoder from a
-        Hugging Face directory or Hub id, new tagging head (`strict` as in
-        `BertBackbone.from_preset`)."""
-        return cls(backbone_from_preset(preset, strict=strict), tags=tags, num_tags=num_tags,
-                   encoder=encoder_from_preset(preset, max_seq_len=max_seq_len),
-                   **kwargs)
+        """Backbone (any family, from `config.json`'s `model_type`) and encoder (from the
+        tokenizer files present) from a Hugging Face directory or Hub id, new tagging head
+        (`strict` as in `BertBackbone.from_preset`; the tagger never reads the pooler, so a
+        checkpoint without one is accepted)."""
+        pooling = "pooled" if kwargs.get("head") is not None else "tokens"
+        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
+                                               pooling=pooling)
+        return cls(backbone, tags=tags, num_tags=num_tags, encoder=encoder, **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Keras `compile` with defaults Adam(5e-5), `MaskedSparseCategoricalCrossentropy`

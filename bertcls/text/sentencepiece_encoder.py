@@ -1,7 +1,15 @@
 """`SentencePieceEncoder`: raw strings in, inputs of a SentencePiece model (XLM-R, ALBERT,
-KoBERT) out, inside the TensorFlow graph."""
+KoBERT) out, inside the TensorFlow graph.
+
+A layout is data (`_LAYOUT_SPECS`): the special tokens, how the vocabulary is laid out, the
+separators between the two texts of a pair, whether token types mark the second text, and
+which tokenizer reproduces the reference: transformers 5's Unigram pipeline
+(`bertcls.text.unigram`) for XLM-R and ALBERT, the slow XLNetTokenizer
+(`bertcls.text.xlnet_pieces`) for KoBERT.
+"""
 
 import base64
+import json
 import os
 
 import keras
@@ -12,17 +20,31 @@ import tensorflow_text as tf_text
 from bertcls.text.spm_model import CONTROL, USER_DEFINED, read_model
 from bertcls.text.text_encoder import TextEncoder
 from bertcls.text.unigram import METASPACE, SentencePieceUnigram, valid_utf8
+from bertcls.text.xlnet_pieces import XLNetPieces
 
-LAYOUTS = ("xlm-roberta", "albert")
+LAYOUTS = ("xlm-roberta", "albert", "kobert")
 
-# Special tokens of each layout (transformers' defaults).
+# Special tokens of each layout (transformers' defaults; KoBERT's tokenizer's).
 _DEFAULT_TOKENS = {
     "xlm-roberta": {"cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>",
                     "unk_token": "<unk>", "mask_token": "<mask>"},
     "albert": {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "<pad>",
                "unk_token": "<unk>", "mask_token": "[MASK]"},
+    "kobert": {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
+               "unk_token": "[UNK]", "mask_token": "[MASK]"},
+}
+# layout -> [SEP]s between a pair's texts, token type 1 on the second text, the tokenizer
+# ("hf": transformers 5's Unigram pipeline; "xlnet": the slow XLNetTokenizer).
+_LAYOUT_SPECS = {
+    "xlm-roberta": {"pair_separators": 2, "segment_ids": False, "tokenizer": "hf"},
+    "albert": {"pair_separators": 1, "segment_ids": True, "tokenizer": "hf"},
+    "kobert": {"pair_separators": 1, "segment_ids": True, "tokenizer": "xlnet"},
 }
 _TOKEN_NAMES = ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
+# layout -> (file name, tokenizer_class) written by `save_tokenizer`.
+_SAVED_AS = {"xlm-roberta": ("sentencepiece.bpe.model", "XLMRobertaTokenizer"),
+             "albert": ("spiece.model", "AlbertTokenizer"),
+             "kobert": ("spiece.model", "XLNetTokenizer")}
 
 
 def read_model_file(path):
@@ -46,17 +68,29 @@ class SentencePieceEncoder(TextEncoder):
     `token_type_ids` 0) or `AlbertTokenizer` (`layout="albert"`: `[CLS] a [SEP] b [SEP]`, its
     `do_lower_case` / `keep_accents` normalisation). Unigram models are tokenised exactly as
     transformers does (see `bertcls/text/unigram.py`); BPE models, which transformers 5 turns
-    into a different Unigram model, follow the `sentencepiece` library instead. It runs
+    into a different Unigram model, follow the `sentencepiece` library instead.
+    `layout="kobert"` is KoBERT's tokenizer (skt/kobert-base-v1's `KoBERTTokenizer`, monologg's
+    `KoBertTokenizer`): the slow `XLNetTokenizer`'s pre-processing (`remove_space`, NFKD without
+    combining marks unless `keep_accents`, `lowercase`), the `sentencepiece` library itself,
+    XLNet's digit-comma rule, ids from the model (or from `vocabulary`), and BERT's
+    `[CLS] a [SEP] b [SEP]` with token types 0/1, padded on the right (see
+    `bertcls/text/xlnet_pieces.py`). It has no offsets. It runs
     eagerly, in `tf.data.Dataset.map`, inside a Keras model fed raw strings and inside an
     exported SavedModel; the model file travels inside the layer's config.
 
     Args:
         model: the SentencePiece model: the path of a `.model` file or its bytes.
-        layout: `"xlm-roberta"` or `"albert"` (see above).
-        lowercase: lowercase the text (ALBERT's `do_lower_case`).
-        keep_accents: ALBERT's `keep_accents`; when False the text is NFKD-decomposed and
-            combining marks removed, as transformers does (which also splits Hangul syllables
-            into jamo: transformers 5's ALBERT default).
+        layout: `"xlm-roberta"`, `"albert"` or `"kobert"` (see above).
+        lowercase: lowercase the text (ALBERT's and XLNet's `do_lower_case`).
+        keep_accents: ALBERT's / XLNet's `keep_accents`; when False the text is
+            NFKD-decomposed and combining marks removed, as transformers does (for ALBERT
+            this also splits Hangul syllables into jamo: transformers 5's ALBERT default; for
+            KoBERT the model's normaliser composes them again).
+        remove_space: XLNet's `remove_space` (`layout="kobert"`): strip the text and turn
+            every run of whitespace into one space.
+        vocabulary: `layout="kobert"` only: the id of each piece (a list, index = id, or
+            the path of a `vocab.txt`), as monologg's `KoBertTokenizer` reads `vocab.txt`;
+            None: the model's own ids (skt/kobert-base-v1).
         max_seq_len: the most tokens per example, special tokens included; longer input is
             truncated (longest segment first for pairs), never an error.
         padding: `"max_length"` or `"longest"`.
@@ -84,7 +118,8 @@ class SentencePieceEncoder(TextEncoder):
 
     def __init__(self, model, layout="xlm-roberta", lowercase=False, keep_accents=True,
                  max_seq_len=128, padding="max_length", return_offsets=False, cls_token=None,
-                 sep_token=None, pad_token=None, unk_token=None, mask_token=None, **kwargs):
+                 sep_token=None, pad_token=None, unk_token=None, mask_token=None,
+                 remove_space=True, vocabulary=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self._init_encoding(max_seq_len, padding, return_offsets)
@@ -109,6 +144,17 @@ class SentencePieceEncoder(TextEncoder):
         self.layout = layout
         self.lowercase = bool(lowercase)
         self.keep_accents = bool(keep_accents)
+        self.remove_space = bool(remove_space)
+        spec = _LAYOUT_SPECS[layout]
+        if vocabulary is not None and layout != "kobert":
+            raise ValueError(
+                f"`vocabulary` is for layout='kobert' (monologg's vocab.txt); the "
+                f"{layout!r} layout takes its ids from the model.")
+        if spec["tokenizer"] == "xlnet" and self.return_offsets:
+            raise ValueError(
+                f"layout={layout!r} has no character offsets (transformers' slow "
+                f"XLNetTokenizer has none either); use return_offsets=False.")
+        self.custom_vocabulary = _read_vocabulary(vocabulary)
         tokens = dict(_DEFAULT_TOKENS[layout])
         given = dict(cls_token=cls_token, sep_token=sep_token, pad_token=pad_token,
                      unk_token=unk_token, mask_token=mask_token)
@@ -128,14 +174,20 @@ class SentencePieceEncoder(TextEncoder):
 
         # === Vocabulary, as transformers builds it ===
         pieces = list(zip(spm.pieces, spm.scores))
-        if layout == "xlm-roberta":
+        if self.custom_vocabulary is not None:
+            vocabulary = [(p, 0.0) for p in self.custom_vocabulary]
+            unk_id = None  # below: the id of unk_token, as KoBertTokenizer
+        elif layout == "xlm-roberta":
             vocabulary = [(self.cls_token, 0.0), (self.pad_token, 0.0),
                           (self.sep_token, 0.0), (self.unk_token, 0.0)] + pieces[3:]
             vocabulary.append((self.mask_token, 0.0))
             unk_id = 3
-        else:
+        elif layout == "albert":
             vocabulary = pieces
             unk_id = 1  # AlbertTokenizer's Unigram(unk_id=1), whatever the model says
+        else:
+            vocabulary = pieces
+            unk_id = spm.unk_id  # XLNetTokenizer: sp_model.PieceToId
         ids = {}
         for i, (piece, _) in enumerate(vocabulary):
             ids[piece] = i
@@ -146,6 +198,8 @@ class SentencePieceEncoder(TextEncoder):
             raise ValueError(
                 f"The vocabulary of {name} ({len(vocabulary)} pieces, layout {layout!r}) lacks "
                 f"the special tokens {missing}.")
+        if unk_id is None:
+            unk_id = ids[self.unk_token]
         self.cls_token_id = ids[self.cls_token]
         self.sep_token_id = ids[self.sep_token]
         self.pad_token_id = ids[self.pad_token]
@@ -159,12 +213,16 @@ class SentencePieceEncoder(TextEncoder):
                 special.setdefault(piece, ids[piece])
         self.special_token_ids = sorted(
             {ids[tokens[k]] for k in _TOKEN_NAMES if tokens[k] in ids} | {unk_id})
-        self.pair_separators = 2 if layout == "xlm-roberta" else 1
-        self.segment_ids = layout != "xlm-roberta"
+        self.pair_separators = spec["pair_separators"]
+        self.segment_ids = spec["segment_ids"]
 
         # === Tokenizer ===
         albert = layout == "albert"
-        if self.model_type == "unigram":
+        if spec["tokenizer"] == "xlnet":
+            self.tokenizer = XLNetPieces(
+                self.model, self.vocabulary, unk_id, remove_space=self.remove_space,
+                keep_accents=self.keep_accents, lowercase=self.lowercase)
+        elif self.model_type == "unigram":
             self.tokenizer = SentencePieceUnigram(
                 vocabulary, unk_id, spm.charsmap, special, replace_quotes=albert,
                 strip_accents=albert and not self.keep_accents,
@@ -187,6 +245,8 @@ class SentencePieceEncoder(TextEncoder):
             "layout": self.layout,
             "lowercase": self.lowercase,
             "keep_accents": self.keep_accents,
+            "remove_space": self.remove_space,
+            "vocabulary": self.custom_vocabulary,
             "max_seq_len": self.max_seq_len,
             "padding": self.padding,
             "return_offsets": self.return_offsets,
@@ -198,19 +258,50 @@ class SentencePieceEncoder(TextEncoder):
         })
         return config
 
+    def save_tokenizer(self, directory, model_max_length=512):
+        """Write the `.model` file and a `tokenizer_config.json` that transformers'
+        `AutoTokenizer` and `bertcls.encoder_from_preset` read back to this layout.
+
+        Args:
+            directory: an existing directory.
+            model_max_length: written to `tokenizer_config.json`.
+
+        Returns:
+            The path of the `.model` file written.
+        """
+        filename, tokenizer_class = _SAVED_AS[self.layout]
+        path = os.path.join(directory, filename)
+        with open(path, "wb") as f:
+            f.write(self.model)
+        settings = {name: getattr(self, name) for name in _TOKEN_NAMES}
+        settings.update(tokenizer_class=tokenizer_class, model_max_length=model_max_length)
+        if self.layout != "xlm-roberta":
+            settings.update(do_lower_case=self.lowercase, keep_accents=self.keep_accents)
+        if self.layout == "kobert":
+            settings["remove_space"] = self.remove_space
+            if self.custom_vocabulary is not None:  # monologg's layout: ids from vocab.txt
+                with open(os.path.join(directory, "vocab.txt"), "w", encoding="utf-8") as f:
+                    f.write("".join(piece + "\n" for piece in self.custom_vocabulary))
+        with open(os.path.join(directory, "tokenizer_config.json"), "w",
+                  encoding="utf-8") as f:
+            json.dump(settings, f, indent=2, sort_keys=True)
+        return path
+
     # --- Encoding --------------------------------------------------------------------------
 
     def _tokenize(self, strings, offsets):
+        method = (self.tokenizer.tokenize_with_offsets if offsets or self.layout != "kobert"
+                  else lambda x: (self.tokenizer.tokenize(x),))
         if tf.executing_eagerly():
             # The tokenizer's loops are tf.while_loops: trace them once instead of running
             # them op by op in Python.
             if self._encode_fn is None:
                 self._encode_fn = tf.function(
-                    self.tokenizer.tokenize_with_offsets, reduce_retracing=True,
+                    method, reduce_retracing=True,
                     input_signature=[tf.TensorSpec([None], tf.string)])
             out = self._encode_fn(strings)
         else:
-            out = self.tokenizer.tokenize_with_offsets(strings)
+            out = method(strings)
         return out if offsets else out[:1]
 
     # --- Decoding --------------------------------------------------------------------------
@@ -241,6 +332,23 @@ class SentencePieceEncoder(TextEncoder):
                 text.append(self.vocabulary[i])
         text = "".join(text).replace(METASPACE, " ")
         return text[1:] if text.startswith(" ") else text
+
+
+def _read_vocabulary(vocabulary):
+    """None, a list of pieces, or a `vocab.txt` read as monologg's KoBertTokenizer does
+    (one piece per line, `strip()`ped)."""
+    if vocabulary is None:
+        return None
+    if isinstance(vocabulary, (str, os.PathLike)):
+        try:
+            with open(vocabulary, encoding="utf-8") as f:
+                vocabulary = [line.strip() for line in f]
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"Cannot read the vocabulary {str(vocabulary)!r}: {e}") from e
+    vocabulary = list(vocabulary)
+    if not vocabulary or not all(isinstance(p, str) for p in vocabulary):
+        raise ValueError("`vocabulary` must be a non-empty list of strings (or a vocab.txt).")
+    return vocabulary
 
 
 class _SpmLibrary(tf.Module):

@@ -124,15 +124,21 @@ class SentencePieceUnigram(tf.Module):
         charsmap: the model's precompiled character map (bytes, may be empty).
         special_tokens: dict `{token: id}` of tokens cut out of the raw text.
         replace_quotes, strip_accents, lowercase: the ALBERT/XLNet pre-normalisers.
+        score_dtype: the Viterbi's arithmetic: `"float64"` as `tokenizers`, `"float32"` as
+            the sentencepiece library (`bertcls.text.xlnet_pieces`).
+        unk_score: the score of an unknown character (None: the lowest score minus 10).
     """
 
     def __init__(self, vocabulary, unk_id, charsmap=b"", special_tokens=None,
-                 replace_quotes=False, strip_accents=False, lowercase=False, name=None):
+                 replace_quotes=False, strip_accents=False, lowercase=False,
+                 score_dtype="float64", unk_score=None, name=None):
         super().__init__(name=name)
+        self._dtype = tf.as_dtype(score_dtype)
         pieces = [p for p, _ in vocabulary]
         scores = np.asarray([s for _, s in vocabulary], np.float64)
         self.unk_id = int(unk_id)
-        self.unk_score = float(scores.min()) - UNK_PENALTY
+        self.unk_score = (float(scores.min()) - UNK_PENALTY if unk_score is None
+                          else float(unk_score))
         self.max_piece_chars = max(1, max(len(p) for p in pieces))
         self.replace_quotes = bool(replace_quotes)
         self.strip_accents = bool(strip_accents)
@@ -144,7 +150,7 @@ class SentencePieceUnigram(tf.Module):
         self._pieces = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(ids)), tf.constant(list(ids.values()), tf.int64)), -1)
-        self._scores = tf.constant(scores)
+        self._scores = tf.constant(scores, self._dtype)
         table = charsmap_table(charsmap, max_key_bytes=5) if charsmap else {}
         if not table:
             table = {"\0": "\0"}  # an empty table is not allowed; NUL maps to itself
@@ -314,7 +320,7 @@ class SentencePieceUnigram(tf.Module):
         count = tf.shape(lengths)[0]
         position = tf.cast(tf.ragged.range(words.row_lengths()).flat_values, tf.int32)
         first = tf.equal(position, 0)
-        inf = tf.constant(-np.inf, tf.float64)
+        inf = tf.constant(-np.inf, self._dtype)
         scores, ids = [], []
         window = chars
         for size in range(1, self.max_piece_chars + 1):
@@ -326,7 +332,7 @@ class SentencePieceUnigram(tf.Module):
             score = tf.where(ok, tf.gather(self._scores, tf.maximum(piece, 0)), inf)
             if size == 1:
                 unknown = piece < 0
-                score = tf.where(unknown, tf.constant(self.unk_score, tf.float64), score)
+                score = tf.where(unknown, tf.constant(self.unk_score, self._dtype), score)
                 piece = tf.where(unknown, self.unk_id, piece)
             scores.append(score)
             ids.append(piece)
@@ -343,7 +349,7 @@ class SentencePieceUnigram(tf.Module):
         width = tf.reduce_max(tf.concat([lengths, [0]], 0))
         running = tf.reduce_sum(
             tf.cast(sorted_lengths[None, :] > tf.range(width)[:, None], tf.int32), axis=1)
-        init = tf.concat([tf.zeros([count, 1], tf.float64),
+        init = tf.concat([tf.zeros([count, 1], self._dtype),
                           tf.fill([count, sizes - 1], inf)], axis=1)
 
         def step(e, window, choices):

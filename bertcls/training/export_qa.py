@@ -84,7 +84,9 @@ def answer_in_graph(model, encoder, questions, contexts):
     c_ids, c_starts, c_ends = encoder.tokenizer.tokenize_with_offsets(contexts)
     n_question = tf.cast(q_ids.row_lengths(), tf.int32)
     n_context = tf.cast(c_ids.row_lengths(), tf.int32)
-    budget = length - n_question - 3
+    # [CLS] q [SEP] c [SEP], or XLM-R's <s> q </s></s> c </s> (no token types).
+    separators = getattr(encoder, "pair_separators", 1)
+    budget = length - n_question - 2 - separators
     tf.debugging.assert_greater(
         budget, stride, message=f"max_seq_len {length} leaves no more than doc_stride "
         f"({stride}) context tokens in a window after the question")
@@ -108,14 +110,17 @@ def answer_in_graph(model, encoder, questions, contexts):
         return tf.RaggedTensor.from_tensor(tf.fill([rows, 1], value))
 
     question = tf.gather(tf.cast(q_ids, tf.int32), example)
-    ids = tf.concat([column(encoder.cls_token_id), question, column(encoder.sep_token_id),
-                     context_ids, column(encoder.sep_token_id)], axis=1)
+    ids = tf.concat([column(encoder.cls_token_id), question]
+                    + [column(encoder.sep_token_id)] * separators
+                    + [context_ids, column(encoder.sep_token_id)], axis=1)
     input_ids = ids.to_tensor(encoder.pad_token_id)
     width = tf.shape(input_ids)[1]
-    first = tf.gather(n_question, example) + 2  # first context position
+    first = tf.gather(n_question, example) + 1 + separators  # first context position
     total = tf.cast(ids.row_lengths(), tf.int32)
     attention_mask = tf.sequence_mask(total, width, dtype=tf.int32)
     token_type_ids = attention_mask - tf.sequence_mask(first, width, dtype=tf.int32)
+    if not getattr(encoder, "segment_ids", True):
+        token_type_ids = tf.zeros_like(attention_mask)
     logits = tf.cast(model({"input_ids": input_ids, "attention_mask": attention_mask,
                             "token_type_ids": token_type_ids}, training=False), tf.float32)
 
