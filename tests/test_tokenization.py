@@ -173,3 +173,73 @@ def test_unreadable_vocabulary_file_is_rejected(tmp_path):
     bad.write_bytes(b"[PAD]\n\xff\xfe\n")
     with pytest.raises(ValueError, match="UTF-8"):
         read_vocabulary(bad)
+
+
+# --- The fast path of `tokenize` (issue 16) ------------------------------------------------
+# Strings of printable ASCII but "[" and Hangul (compatibility jamo, syllables), with no run
+# of letters long enough to pass the 100-character word limit, skip the exact normaliser.
+# Every code point of the blocks around the switch's boundaries (ASCII and Latin-1, Hangul
+# jamo, CJK punctuation and compatibility jamo, every syllable, halfwidth and fullwidth forms)
+# sits inside a fast text; one character vocabulary makes any normalisation difference a
+# different id.
+
+FAST_CHARS = set(chr(c) for c in range(0x20, 0x7F) if c != 0x5B) | set(
+    chr(c) for c in list(range(0x3131, 0x318F)) + list(range(0xAC00, 0xD7A4)))
+BOUNDARY_BLOCKS = [(0x0, 0x3FF), (0x1100, 0x11FF), (0x3000, 0x33FF), (0xA960, 0xA97F),
+                   (0xAC00, 0xD7FF), (0xFF00, 0xFFFF)]
+
+
+def boundary_texts():
+    chars = [chr(c) for first, last in BOUNDARY_BLOCKS for c in range(first, last + 1)]
+    chars += [c for c in FUZZ_POOL if len(c) == 1 and c not in chars]
+    return chars, [f"가A{c}b 나" for c in chars]
+
+
+@pytest.fixture(scope="module", params=[
+    pytest.param(setting, id=setting[0], marks=() if setting[0] in ("cased", "uncased")
+                 else pytest.mark.slow)
+    for setting in [s for s in __import__("fuzz_encoder").SETTINGS if s[3]]])
+def boundary_pair(request, tmp_path_factory):
+    import fuzz_encoder
+
+    _, texts = boundary_texts()
+    name, lowercase, strip_accents, chinese = request.param
+    vocabulary = fuzz_encoder.char_vocabulary(texts, [request.param])
+    reference = fuzz_encoder.reference_tokenizer(
+        tmp_path_factory.mktemp(name), vocabulary, lowercase, strip_accents, chinese)
+    return reference, BertWordPiece(vocabulary, lowercase=lowercase,
+                                    strip_accents=strip_accents, tokenize_chinese_chars=chinese)
+
+
+def test_every_code_point_at_the_fast_path_boundary_matches_transformers(boundary_pair):
+    reference, wp = boundary_pair
+    chars, texts = boundary_texts()
+    fast = wp.fast_path(tf.constant(texts)).numpy().tolist()
+    # The switch takes exactly the documented characters; both sides are exercised.
+    assert fast == [c in FAST_CHARS for c in chars]
+    assert sum(fast) > 11000 and len(fast) - sum(fast) > 2000
+    for begin in range(0, len(texts), 4000):
+        assert_same(reference, wp, texts[begin:begin + 4000])
+
+
+def test_fast_path_word_length_limit_matches_transformers(boundary_pair):
+    # NFD makes a Hangul syllable up to 3 characters: with accents stripped, runs of 34+
+    # letters go through the exact path, which applies the 100-character limit.
+    reference, wp = boundary_pair
+    texts = ["각" * 33, "각" * 34, "가" * 34, "가" * 50, "a" * 100, "a" * 101, "각" * 100,
+             "각" * 101, "a" * 33 + "각", "각" * 33 + "!" + "각" * 33, ("각" * 33 + " ") * 3,
+             "A" * 34 + "-" + "1" * 100, "1" * 101]
+    assert_same(reference, wp, texts)
+    fast = wp.fast_path(tf.constant(texts)).numpy().tolist()
+    if wp.strip_accents:
+        assert fast[:4] == [True, False, False, False]
+    else:
+        assert fast[:8] == [True, True, True, True, True, False, True, False]
+
+
+def test_fast_path_batches_all_fast_all_exact_and_empty(boundary_pair):
+    reference, wp = boundary_pair
+    for texts in (["가A b 나", "AbC, 가나다!"], ["가A\u00e9b 나", "[CLS] 가"], ["", "가A", " "]):
+        assert_same(reference, wp, texts)
+    empty = wp.tokenize(tf.constant([], tf.string))
+    assert empty.shape[0] == 0 and empty.flat_values.shape[0] == 0
