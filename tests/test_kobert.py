@@ -126,8 +126,11 @@ def test_encoder_from_preset_picks_kobert_and_round_trips(tmp_path):
     assert encoder_from_preset(str(directory), layout="kobert").layout == "kobert"
 
 
-def test_kobert_in_tf_data_and_a_classifier_and_its_limits():
+def test_kobert_in_tf_data_and_a_classifier_and_its_limits(golden):
     encoder = SentencePieceEncoder(MODEL, layout="kobert", max_seq_len=12)
+    # KoBERT's defaults: keep_accents=False, lowercase=False, remove_space=True.
+    assert (encoder.keep_accents, encoder.lowercase, encoder.remove_space) == (False, False, True)
+    assert SentencePieceEncoder(MODEL).keep_accents  # other layouts keep theirs
     texts = ["1,000원 영화,", "재미없다 ㅋㅋㅋ", ""]
     direct = encoder(tf.constant(texts))["input_ids"].numpy()
     mapped = tf.data.Dataset.from_tensor_slices(texts).batch(2).map(encoder)

@@ -82,7 +82,8 @@ class SentencePieceEncoder(TextEncoder):
         model: the SentencePiece model: the path of a `.model` file or its bytes.
         layout: `"xlm-roberta"`, `"albert"` or `"kobert"` (see above).
         lowercase: lowercase the text (ALBERT's and XLNet's `do_lower_case`).
-        keep_accents: ALBERT's / XLNet's `keep_accents`; when False the text is
+        keep_accents: ALBERT's / XLNet's `keep_accents` (None: False for `"kobert"`, as
+            KoBERT's tokenizer; True otherwise); when False the text is
             NFKD-decomposed and combining marks removed, as transformers does (for ALBERT
             this also splits Hangul syllables into jamo: transformers 5's ALBERT default; for
             KoBERT the model's normaliser composes them again).
@@ -116,7 +117,7 @@ class SentencePieceEncoder(TextEncoder):
     'the fox jumps'
     """
 
-    def __init__(self, model, layout="xlm-roberta", lowercase=False, keep_accents=True,
+    def __init__(self, model, layout="xlm-roberta", lowercase=False, keep_accents=None,
                  max_seq_len=128, padding="max_length", return_offsets=False, cls_token=None,
                  sep_token=None, pad_token=None, unk_token=None, mask_token=None,
                  remove_space=True, vocabulary=None, **kwargs):
@@ -143,6 +144,8 @@ class SentencePieceEncoder(TextEncoder):
             raise ValueError(f"`layout` must be one of {LAYOUTS}, received {layout!r}.")
         self.layout = layout
         self.lowercase = bool(lowercase)
+        if keep_accents is None:
+            keep_accents = layout != "kobert"
         self.keep_accents = bool(keep_accents)
         self.remove_space = bool(remove_space)
         spec = _LAYOUT_SPECS[layout]
