@@ -150,7 +150,12 @@ class BertClassifier(Task):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Keras `compile` with the tutorial's defaults: Adam(5e-5), the task's loss and
-        accuracy. Any argument may be overridden."""
+        accuracy. Any argument may be overridden.
+
+        `micro_batch_tokens=N` (TensorFlow backend) lowers training memory: each batch's
+        forward and backward pass run on slices of at most N tokens (rows x padded
+        length), with one update per batch equal to the whole batch's (docs/benchmarks.md,
+        "Memory")."""
         if optimizer == "auto":
             optimizer = keras.optimizers.Adam(learning_rate=5e-5)
         if loss == "auto":
