@@ -117,6 +117,9 @@ class TextEncoder(keras.layers.Layer):
         if scalar:
             segments = [tf.expand_dims(x, 0) for x in segments]
         parts = [self._tokenize(x, self.return_offsets) for x in segments]
+        if len(parts) == 1 and not self.return_offsets:
+            outputs = self._single_layout(parts[0][0])
+            return {k: v[0] for k, v in outputs.items()} if scalar else outputs
         if len(parts) == 1:
             parts = [[t[:, :self.max_seq_len - 2] for t in parts[0]]]
         else:
@@ -156,6 +159,29 @@ class TextEncoder(keras.layers.Layer):
         if scalar:
             outputs = {k: v[0] for k, v in outputs.items()}
         return outputs
+
+    def _single_layout(self, ids):
+        """`[first] ids [last]`, padded, with dense ops only (the common case: one text per
+        example, no offsets); the same tensors as the general layout in `call`."""
+        ids = ids[:, :self.max_seq_len - 2]
+        total = tf.cast(ids.row_lengths(), tf.int32) + 2
+        batch = tf.shape(total)[0]
+        if self.padding == "max_length":
+            body = ids.to_tensor(self.pad_token_id, shape=[None, self.max_seq_len - 2])
+            width = self.max_seq_len
+        else:
+            body = ids.to_tensor(self.pad_token_id)
+            # (An empty batch is (0, 0), as in the general layout.)
+            width = (tf.shape(body)[1] + 2) * tf.minimum(batch, 1)
+        input_ids = tf.concat([tf.fill([batch, 1], self.cls_token_id), body,
+                               tf.fill([batch, 1], self.pad_token_id)], axis=1)[:, :width]
+        position = tf.range(width)[None, :]
+        input_ids = tf.where(position == total[:, None] - 1, self.sep_token_id, input_ids)
+        if self.padding == "max_length":
+            input_ids = tf.ensure_shape(input_ids, [None, self.max_seq_len])
+        return {"input_ids": input_ids,
+                "attention_mask": tf.sequence_mask(total, width, dtype=tf.int32),
+                "token_type_ids": tf.zeros_like(input_ids)}
 
     def compute_output_spec(self, inputs):
         segments = inputs if isinstance(inputs, (tuple, list)) else [inputs]
