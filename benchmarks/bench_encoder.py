@@ -13,9 +13,13 @@ Over all 200,000 reviews of ../shared/data/nsmc in one run, with the cased NSMC 
    the end; building the pipeline traces the encoder once (timed apart, with two warm-up
    batches) before the timed passes (`--repeat`, median reported).
 
-Extra rows: the encoder with the uncased vocabulary, with `return_offsets=True` (cased and
-uncased), and keras-hub's `WordPieceTokenizer` (raw token ids only, no packing) for
-reference.
+Extra rows: the encoder with the uncased vocabulary, with MiniLM's own vocabulary (the
+all-MiniLM-L6-v2 checkpoint's uncased English one, issue 16's configuration), with
+`return_offsets=True` (cased and uncased), the same encoders with the fast path of
+`BertWordPiece.tokenize` switched off (`*_exact_only`: every string through the exact
+normaliser, as before issue 16), and keras-hub's `WordPieceTokenizer` (raw token ids only,
+no packing) for reference. Each tf.data row also records the process CPU time of its median
+pass (less disturbed by other processes on a shared machine than wall time).
 Results go to benchmarks/results/encoder.json.
 
     python benchmarks/bench_encoder.py [--limit N] [--batch-size 1024] [--out PATH]
@@ -65,16 +69,26 @@ def iterate(dataset):
 
 def timed(fn, n, repeat=1):
     """Median wall time of `repeat` runs of `fn` over `n` documents."""
-    runs = []
+    runs, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         runs.append(time.perf_counter() - start)
-    seconds = sorted(runs)[len(runs) // 2]
-    row = {"documents": n, "seconds": round(seconds, 2), "docs_per_s": round(n / seconds)}
+        cpu.append(time.process_time() - start_cpu)
+    median = sorted(range(repeat), key=lambda i: runs[i])[repeat // 2]
+    seconds = runs[median]
+    row = {"documents": n, "seconds": round(seconds, 2), "docs_per_s": round(n / seconds),
+           "cpu_seconds": round(cpu[median], 2)}
     if repeat > 1:
         row["runs_seconds"] = [round(r, 2) for r in runs]
     return row
+
+
+def exact_only(encoder):
+    """`encoder` with the fast path of `BertWordPiece.tokenize` off (it takes only the empty
+    string, which both paths tokenise to nothing): the exact normaliser for every text."""
+    encoder.tokenizer._fast_pattern = ""
+    return encoder
 
 
 def main():
@@ -99,9 +113,15 @@ def main():
     transformers_batch(reference, warm)
     results["transformers_batch"] = timed(lambda: transformers_batch(reference, texts), n)
 
+    minilm = common.minilm_dir()
     encoders = {
         "feature_encoder_tf_data": bertcls.FeatureEncoder.from_preset(VOCABS["cased"]),
+        "feature_encoder_tf_data_exact_only": exact_only(
+            bertcls.FeatureEncoder.from_preset(VOCABS["cased"])),
         "feature_encoder_tf_data_uncased": bertcls.FeatureEncoder.from_preset(VOCABS["uncased"]),
+        "feature_encoder_tf_data_minilm": bertcls.FeatureEncoder.from_preset(minilm),
+        "feature_encoder_tf_data_minilm_exact_only": exact_only(
+            bertcls.FeatureEncoder.from_preset(minilm)),
         "feature_encoder_tf_data_offsets": bertcls.FeatureEncoder.from_preset(
             VOCABS["cased"], return_offsets=True),
         "feature_encoder_tf_data_uncased_offsets": bertcls.FeatureEncoder.from_preset(
@@ -128,8 +148,12 @@ def main():
     base = results["transformers_batch"]["docs_per_s"]
     for row in results.values():
         row["vs_transformers_batch"] = round(row["docs_per_s"] / base, 2)
+    fast_share = float(tf.reduce_mean(tf.cast(
+        encoders["feature_encoder_tf_data"].tokenizer.fast_path(tf.constant(texts)), tf.float32)))
     report = {
         "command": "python " + " ".join(sys.argv),
+        "cpu": common.cpu_model(),
+        "fast_path_share_of_texts": round(fast_share, 4),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
         # The machine is shared: other processes' load before and after the run.
         "load_average_at_start": load_at_start,
@@ -139,10 +163,10 @@ def main():
         "max_seq_len": MAX_SEQ_LEN,
         "results": results,
     }
-    print(f"{'pipeline':36s} {'docs/s':>9s} {'seconds':>8s} {'x batch':>8s}")
+    print(f"{'pipeline':44s} {'docs/s':>9s} {'seconds':>8s} {'CPU s':>6s} {'x batch':>8s}")
     for name, row in results.items():
-        print(f"{name:36s} {row['docs_per_s']:9d} {row['seconds']:8.2f} "
-              f"{row['vs_transformers_batch']:8.2f}")
+        print(f"{name:44s} {row['docs_per_s']:9d} {row['seconds']:8.2f} "
+              f"{row['cpu_seconds']:6.2f} {row['vs_transformers_batch']:8.2f}")
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -1,0 +1,497 @@
+"""bertcls against the peers a Korean practitioner would pick instead, on the same MiniLM
+checkpoint and the same NSMC rows, each arm in its own process:
+
+- `torch`: transformers 5 + PyTorch (CPU) in /work/refvenv: `AutoTokenizer` +
+  `AutoModelForSequenceClassification` (2 labels); training with `Trainer`
+  (`train_sampling_strategy="group_by_length"`, `DataCollatorWithPadding`: dynamic padding,
+  batch 64, AdamW without weight decay, constant learning rate); one sentence
+  `tokenizer(text, return_tensors="pt")` + `model(**inputs)` under `torch.inference_mode()`;
+  batch inference in the texts' order with dynamic padding (`unsorted`, what `Trainer.predict`
+  does) and length-sorted (`sorted`).
+- `tutorial`: the tutorial's stack in /work/tutvenv (transformers 4.57 `TFBertModel` inside
+  its `tf.keras.Model`, tf-keras, `TF_USE_LEGACY_KERAS=1`): `sentiment_predict` (slow
+  `BertTokenizer.encode` to 128, `model.predict` on a batch of one) and its batch path
+  (`convert_examples_to_features`, then `model.predict(batch_size=B)`). No training here
+  (benchmarks/bench_memory.py trains it). MiniLM's weights are converted to `tf_model.h5`
+  first (transformers 4.57 cannot read the PyTorch safetensors with the installed
+  safetensors; the workaround of bench_memory.py).
+- `bertcls`: `BertClassifier.from_preset` (sigmoid head), `predict_text`, `predict_texts`,
+  and `fit` on `make_dataset(...)` (length buckets 16/32/64/128), Adam, same rate.
+
+Every arm: model load, then one-sentence latency (10 warm-up calls, then each of the
+sentences once: p50 / p99 / mean), then training (one pass over the training rows, batch 64;
+per-step wall times between consecutive step ends; `steady` leaves out the first step of each
+distinct batch shape, which for bertcls is the trace; `total` includes it), then batch
+inference over the test rows (one warm-up call on 64 texts first) with test accuracy. Peak
+resident set (`ru_maxrss`, which only grows) and process CPU time are recorded after each
+phase. With `--rounds 2` the arms run A B C A B C, so the machine's load falls on all; the
+medians across rounds are reported.
+
+The driver reads the rows (common.nsmc_slice: tutorial-cleaned, seeded samples) and hands
+them to each arm in a JSON file; no arm imports another's framework (torch and TensorFlow
+never share a process).
+
+    python benchmarks/bench_torch_peer.py [--arms torch,bertcls,tutorial] [--rounds 1]
+        [--train-examples 1280] [--test-examples 2000] [--sentences 200] [--batch-size 64]
+        [--learning-rate 2e-4] [--out benchmarks/results/torch_peer.json]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import common  # noqa: E402  (numpy only: importable in every venv)
+
+BATCH_SIZE = 64
+WARMUP_CALLS = 10
+ARMS = ("torch", "bertcls", "tutorial")
+
+
+# === Shared by the arms =====================================================================
+
+class Phases:
+    """Peak RSS (ru_maxrss so far), current RSS and process CPU seconds after each phase."""
+
+    def __init__(self):
+        self.rows = {}
+        self._cpu = time.process_time()
+
+    def end(self, name, **extra):
+        cpu = time.process_time()
+        self.rows[name] = {"peak_rss_mb_so_far": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_mb": common.current_rss_mb(), "cpu_seconds": round(cpu - self._cpu, 2),
+            **extra}
+        self._cpu = cpu
+        print(f"  {name}: " + json.dumps(self.rows[name]), flush=True)
+
+
+def latency_summary(seconds):
+    return {"calls": len(seconds), "p50_ms": common.percentile_ms(seconds, 50),
+            "p99_ms": common.percentile_ms(seconds, 99),
+            "mean_ms": round(sum(seconds) / len(seconds) * 1000, 2)}
+
+
+def timed_calls(fn, sentences):
+    for sentence in sentences[:WARMUP_CALLS]:
+        fn(sentence)
+    seconds, scores = [], []
+    for sentence in sentences:
+        start = time.perf_counter()
+        scores.append(fn(sentence))
+        seconds.append(time.perf_counter() - start)
+    return seconds, scores
+
+
+def step_summary(step_seconds, shapes):
+    """`shapes`: (batch, length, real tokens) of each step, in order."""
+    seen, first, steady_n, steady_s = set(), 0.0, 0, 0.0
+    for (batch, length, _), s in zip(shapes, step_seconds):
+        if (batch, length) in seen:
+            steady_n, steady_s = steady_n + batch, steady_s + s
+        else:
+            seen.add((batch, length))
+            first += s
+    n = sum(s[0] for s in shapes)
+    return {
+        "steps": len(shapes), "distinct_batch_shapes": len(seen),
+        "padding_share": round(1 - sum(s[2] for s in shapes)
+                               / sum(s[0] * s[1] for s in shapes), 3),
+        "first_steps_seconds": round(first, 2),
+        "steady_examples_per_s": round(steady_n / steady_s, 2) if steady_s else None,
+        "total_seconds": round(sum(step_seconds), 2),
+        "total_examples_per_s": round(n / sum(step_seconds), 2),
+    }
+
+
+# === torch arm (refvenv) ====================================================================
+
+def torch_arm(rows, args):
+    phases = Phases()
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
+                              DataCollatorWithPadding, Trainer, TrainerCallback,
+                              TrainingArguments)
+
+    transformers.set_seed(common.SEED)
+    transformers.logging.set_verbosity_error()
+    phases.end("import", torch=torch.__version__, transformers=transformers.__version__,
+               torch_threads=torch.get_num_threads())
+    directory = rows["model_dir"]
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    model = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=2)
+    model.eval()
+    phases.end("model")
+
+    def predict_one(text):
+        with torch.inference_mode():
+            inputs = tokenizer(text, truncation=True, max_length=common.MAX_SEQ_LEN,
+                               return_tensors="pt")
+            return float(torch.softmax(model(**inputs).logits, -1)[0, 1])
+
+    seconds, _ = timed_calls(predict_one, rows["sentences"])
+    phases.end("latency", **latency_summary(seconds))
+
+    start = time.perf_counter()
+    encoded = tokenizer(rows["train_texts"], truncation=True, max_length=common.MAX_SEQ_LEN)
+    train = [{"input_ids": i, "attention_mask": m, "token_type_ids": t, "labels": y}
+             for i, m, t, y in zip(encoded["input_ids"], encoded["attention_mask"],
+                                   encoded["token_type_ids"], rows["train_labels"])]
+    tokenize_seconds = time.perf_counter() - start
+    ends, shapes = [], []
+
+    class StepTimes(TrainerCallback):
+        def on_train_begin(self, *a, **k):
+            ends.append(time.perf_counter())
+
+        def on_step_end(self, *a, **k):
+            ends.append(time.perf_counter())
+
+    collator = DataCollatorWithPadding(tokenizer)
+
+    def collate(features):
+        batch = collator(features)
+        mask = batch["attention_mask"]
+        shapes.append((int(mask.shape[0]), int(mask.shape[1]), int(mask.sum())))
+        return batch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        training_args = TrainingArguments(
+            output_dir=tmp, per_device_train_batch_size=args.batch_size, num_train_epochs=1,
+            learning_rate=args.learning_rate, weight_decay=0.0, lr_scheduler_type="constant",
+            warmup_steps=0, train_sampling_strategy="group_by_length", use_cpu=True,
+            report_to=[], save_strategy="no", logging_strategy="no", disable_tqdm=True,
+            dataloader_num_workers=0, seed=common.SEED)
+        model.train()
+        trainer = Trainer(model=model, args=training_args, train_dataset=train,
+                          data_collator=collate, callbacks=[StepTimes()])
+        trainer.train()
+    model.eval()
+    steps = [b - a for a, b in zip(ends, ends[1:])]
+    phases.end("training", tokenize_seconds=round(tokenize_seconds, 2),
+               **step_summary(steps, shapes))
+
+    texts = rows["test_texts"]
+
+    def predict_batches(order):
+        probabilities = np.zeros(len(texts))
+        with torch.inference_mode():
+            for begin in range(0, len(order), args.batch_size):
+                index = order[begin:begin + args.batch_size]
+                inputs = tokenizer([texts[i] for i in index], truncation=True, padding=True,
+                                   max_length=common.MAX_SEQ_LEN, return_tensors="pt")
+                probabilities[index] = torch.softmax(model(**inputs).logits, -1)[:, 1].numpy()
+        return probabilities
+
+    predict_batches(list(range(64)))
+    result = {}
+    lengths = [len(i) for i in tokenizer(texts, truncation=True,
+                                         max_length=common.MAX_SEQ_LEN)["input_ids"]]
+    for name, order in (("unsorted", list(range(len(texts)))),
+                        ("sorted", sorted(range(len(texts)), key=lambda i: lengths[i]))):
+        start = time.perf_counter()
+        probabilities = predict_batches(order)
+        seconds = time.perf_counter() - start
+        result[name] = {"seconds": round(seconds, 2),
+                        "examples_per_s": round(len(texts) / seconds, 1),
+                        "test_accuracy": round(float(
+                            ((probabilities > 0.5) == np.asarray(rows["test_labels"])).mean()), 4)}
+    phases.end("batch_inference", texts=len(texts), batch_size=args.batch_size, **result)
+    return phases.rows
+
+
+# === bertcls arm =============================================================================
+
+def bertcls_arm(rows, args):
+    phases = Phases()
+    import keras
+    import numpy as np
+
+    import bertcls
+    phases.end("import", versions=common.versions())
+    keras.utils.set_random_seed(common.SEED)
+    model = common.build_classifier("minilm")
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    phases.end("model")
+
+    seconds, _ = timed_calls(lambda s: model.predict_text(s)[1], rows["sentences"])
+    phases.end("latency", **latency_summary(seconds))
+
+    texts, labels = rows["train_texts"], np.asarray(rows["train_labels"], np.int32)
+
+    def dataset():
+        return bertcls.make_dataset(texts, labels, encoder=model.encoder,
+                                    batch_size=args.batch_size, shuffle=True, seed=common.SEED)
+
+    # A fresh dataset with the same seed gives the same batches (bench_training checks it).
+    shapes = [(int(x["input_ids"].shape[0]), int(x["input_ids"].shape[1]),
+               int(np.asarray(x["attention_mask"]).sum())) for x, _ in dataset()]
+    ends = []
+
+    class StepTimes(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            ends.append(time.perf_counter())
+
+        def on_train_batch_end(self, batch, logs=None):
+            ends.append(time.perf_counter())
+
+    model.fit(dataset(), epochs=1, verbose=0, callbacks=[StepTimes()])
+    steps = [b - a for a, b in zip(ends, ends[1:])]
+    phases.end("training", **step_summary(steps, shapes))
+
+    test = rows["test_texts"]
+    model.predict_texts(test[:64], batch_size=args.batch_size)
+    start = time.perf_counter()
+    result = model.predict_texts(test, batch_size=args.batch_size)
+    seconds = time.perf_counter() - start
+    accuracy = float((result["labels"] == np.asarray(rows["test_labels"])).mean())
+    phases.end("batch_inference", texts=len(test), batch_size=args.batch_size,
+               sorted={"seconds": round(seconds, 2),
+                       "examples_per_s": round(len(test) / seconds, 1),
+                       "test_accuracy": round(accuracy, 4)})
+    return phases.rows
+
+
+# === tutorial arm (tutvenv, TF_USE_LEGACY_KERAS=1) ===========================================
+
+def convert_checkpoint(source, out_dir):
+    """MiniLM's safetensors -> `tf_model.h5` that transformers 4.57's TFBertModel loads."""
+    import tensorflow as tf  # noqa: F401
+    from safetensors.numpy import load_file
+    from transformers import BertConfig, TFBertModel
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    source = pathlib.Path(source)
+    model = TFBertModel(BertConfig.from_pretrained(str(source)))
+    state = load_file(str(source / "model.safetensors"))
+    load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=False)
+    model.save_pretrained(out_dir)
+
+
+def tutorial_arm(rows, args):
+    phases = Phases()
+    import numpy as np
+    import tensorflow as tf
+    import transformers
+    from transformers import BertTokenizer, TFBertModel
+
+    from bench_inference import sentiment_predict
+    import tf_keras
+    phases.end("import", tensorflow=tf.__version__, transformers=transformers.__version__,
+               tf_keras=tf_keras.__version__)
+    with tempfile.TemporaryDirectory() as tmp:
+        convert_checkpoint(rows["model_dir"], tmp)
+        tokenizer = BertTokenizer.from_pretrained(rows["model_dir"])
+
+        class TFBertForSequenceClassification(tf.keras.Model):  # the tutorial's, verbatim
+            def __init__(self, model_name):
+                super(TFBertForSequenceClassification, self).__init__()
+                self.bert = TFBertModel.from_pretrained(model_name)
+                self.classifier = tf.keras.layers.Dense(
+                    1, kernel_initializer=tf.keras.initializers.TruncatedNormal(0.02),
+                    activation="sigmoid", name="classifier")
+
+            def call(self, inputs):
+                input_ids, attention_mask, token_type_ids = inputs
+                outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                    token_type_ids=token_type_ids)
+                return self.classifier(outputs[1])
+
+        model = TFBertForSequenceClassification(tmp)
+    phases.end("model")
+
+    def predict(features, batch_size):
+        return model.predict([features["input_ids"], features["attention_mask"],
+                              features["token_type_ids"]], batch_size=batch_size, verbose=0)
+
+    class Wrapped:  # sentiment_predict calls model.predict on a dict of three arrays
+        def predict(self, features, verbose=0):
+            return predict(features, 1)
+
+    seconds, _ = timed_calls(lambda s: sentiment_predict(Wrapped(), tokenizer, s),
+                             rows["sentences"])
+    phases.end("latency", **latency_summary(seconds))
+
+    texts = rows["test_texts"]
+    predict(common.tutorial_features(tokenizer, texts[:64]), args.batch_size)
+    start = time.perf_counter()
+    features = common.tutorial_features(tokenizer, texts)
+    encode_seconds = time.perf_counter() - start
+    scores = predict(features, args.batch_size)[:, 0]
+    seconds = time.perf_counter() - start
+    accuracy = float(((scores > 0.5) == np.asarray(rows["test_labels"])).mean())
+    phases.end("batch_inference", texts=len(texts), batch_size=args.batch_size,
+               fixed_128={"seconds": round(seconds, 2), "encode_seconds": round(encode_seconds, 2),
+                          "examples_per_s": round(len(texts) / seconds, 1),
+                          "test_accuracy": round(accuracy, 4)})
+    return phases.rows
+
+
+# === Driver ==================================================================================
+
+def run_arm(arm, rows_file, args):
+    environment = dict(os.environ)
+    if arm == "bertcls":
+        python = sys.executable
+        environment["KERAS_BACKEND"] = "tensorflow"
+    else:
+        python = args.torch_python if arm == "torch" else args.tutorial_python
+        environment.pop("PYTHONPATH", None)  # nothing of bertcls in that process
+        if arm == "tutorial":
+            environment["TF_USE_LEGACY_KERAS"] = "1"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "result.json"
+        command = [python, __file__, "--worker", arm, "--rows", str(rows_file),
+                   "--worker-out", str(out), "--batch-size", str(args.batch_size),
+                   "--learning-rate", str(args.learning_rate)]
+        load = os.getloadavg()
+        start = time.perf_counter()
+        completed = subprocess.run(command, env=environment, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        seconds = round(time.perf_counter() - start, 1)
+        print("\n".join(line for line in completed.stdout.splitlines()
+                        if line.startswith("  ")), flush=True)
+        if completed.returncode != 0 or not out.exists():
+            return {"error": f"exit {completed.returncode}",
+                    "output_tail": completed.stdout[-3000:], "process_seconds": seconds}
+        return {"phases": json.loads(out.read_text()), "process_seconds": seconds,
+                "load_average_at_start": load, "load_average_at_end": os.getloadavg()}
+
+
+def write_rows(args):
+    """(bertcls process) The rows every arm reads, as JSON."""
+    train_texts, train_labels = common.nsmc_slice("train", args.train_examples, seed=0)
+    test_texts, test_labels = common.nsmc_slice("test", args.test_examples, seed=1)
+    sentences, _ = common.nsmc_slice("test", args.sentences, seed=3)
+    pathlib.Path(args.make_rows).write_text(json.dumps({
+        "train_texts": train_texts, "train_labels": train_labels.tolist(),
+        "test_texts": test_texts, "test_labels": test_labels.tolist(),
+        "sentences": sentences, "model_dir": str(common.minilm_dir())}, ensure_ascii=False))
+
+
+def summarize(results):
+    """Medians across rounds of the figures the table shows, and bertcls / peer ratios."""
+    def median(arm, phase, *keys):
+        values = []
+        for run in results.get(arm, []):
+            value = run.get("phases", {}).get(phase)
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None:
+                values.append(value)
+        return statistics.median(values) if values else None
+
+    table = {}
+    for arm in results:
+        table[arm] = {
+            "latency_p50_ms": median(arm, "latency", "p50_ms"),
+            "latency_p99_ms": median(arm, "latency", "p99_ms"),
+            "train_steady_examples_per_s": median(arm, "training", "steady_examples_per_s"),
+            "train_total_examples_per_s": median(arm, "training", "total_examples_per_s"),
+            "batch_examples_per_s": median(arm, "batch_inference", "sorted", "examples_per_s")
+            or median(arm, "batch_inference", "fixed_128", "examples_per_s"),
+            "batch_unsorted_examples_per_s": median(arm, "batch_inference", "unsorted",
+                                                    "examples_per_s"),
+            "peak_rss_mb": max((max(p["peak_rss_mb_so_far"] for p in run["phases"].values())
+                                for run in results[arm] if "phases" in run), default=None),
+        }
+    ratios = {}
+    ours = table.get("bertcls", {})
+    for peer in ("torch", "tutorial"):
+        if peer not in table:
+            continue
+        ratios[f"bertcls_vs_{peer}"] = {
+            key: round(ours[key] / table[peer][key], 3)
+            for key in table[peer] if ours.get(key) and table[peer][key]}
+    return table, ratios
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arms", default=None,
+                        help=f"comma-separated, from {ARMS} (default: all; tutorial only "
+                             "when /work/tutvenv/.ready exists)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--train-examples", type=int, default=1280)
+    parser.add_argument("--test-examples", type=int, default=2000)
+    parser.add_argument("--sentences", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--torch-python", default="/work/refvenv/bin/python")
+    parser.add_argument("--tutorial-python", default="/work/tutvenv/bin/python")
+    parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
+                                             / "torch_peer.json"))
+    parser.add_argument("--worker", choices=ARMS, help=argparse.SUPPRESS)
+    parser.add_argument("--rows", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", help=argparse.SUPPRESS)
+    parser.add_argument("--make-rows", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.make_rows:
+        write_rows(args)
+        return
+    if args.worker:
+        rows = json.loads(pathlib.Path(args.rows).read_text())
+        arm = {"torch": torch_arm, "bertcls": bertcls_arm, "tutorial": tutorial_arm}
+        phases = arm[args.worker](rows, args)
+        pathlib.Path(args.worker_out).write_text(json.dumps(phases))
+        return
+
+    if args.arms:
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    else:
+        arms = [a for a in ARMS
+                if a != "tutorial" or pathlib.Path(args.tutorial_python).parents[1].joinpath(
+                    ".ready").exists()]
+    started = time.perf_counter()
+    # This process imports neither TensorFlow nor torch: Linux carries a parent's peak RSS
+    # into the `ru_maxrss` of the children it starts, so the arms' peaks would include it.
+    # Each arm records its own versions.
+    report = {"command": "python " + " ".join(sys.argv), "machine": common.machine(),
+              "cpu": common.cpu_model(), "load_average_at_start": os.getloadavg()}
+    report["setup"] = {
+        "model": common.describe_model("minilm"), "max_seq_len": common.MAX_SEQ_LEN,
+        "train_rows": f"NSMC train, tutorial-cleaned, seeded sample (seed 0) of "
+                      f"{args.train_examples}",
+        "test_rows": f"NSMC test, missing rows dropped, seeded sample (seed 1) of "
+                     f"{args.test_examples}",
+        "sentences": f"NSMC test, seeded sample (seed 3) of {args.sentences}",
+        "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+        "arms": arms, "rounds": args.rounds,
+        "tutorial_arm": "the real tutorial stack (/work/tutvenv)" if "tutorial" in arms
+        else "not run",
+    }
+    results = {arm: [] for arm in arms}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_file = pathlib.Path(tmp) / "rows.json"
+        subprocess.run([sys.executable, __file__, "--make-rows", str(rows_file),
+                        "--train-examples", str(args.train_examples),
+                        "--test-examples", str(args.test_examples),
+                        "--sentences", str(args.sentences)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for round_ in range(args.rounds):
+            for arm in arms:
+                print(f"round {round_ + 1}, {arm}: load average {os.getloadavg()[0]:.1f}",
+                      flush=True)
+                results[arm].append(run_arm(arm, rows_file, args))
+    report["results"] = results
+    report["table"], report["ratios"] = summarize(results)
+    print(json.dumps({"table": report["table"], "ratios": report["ratios"]}, indent=1))
+    common.finish_report(report, time.perf_counter() - started, args.out)
+
+
+if __name__ == "__main__":
+    main()
