@@ -33,7 +33,7 @@ never share a process).
 
     python benchmarks/bench_torch_peer.py [--arms torch,bertcls,tutorial] [--rounds 1]
         [--train-examples 1280] [--test-examples 2000] [--sentences 200] [--batch-size 64]
-        [--learning-rate 2e-4] [--out benchmarks/results/torch_peer.json]
+        [--learning-rate 2e-4] [--profile] [--out benchmarks/results/torch_peer.json]
 """
 
 import argparse
@@ -144,6 +144,8 @@ def torch_arm(rows, args):
 
     seconds, _ = timed_calls(predict_one, rows["sentences"])
     phases.end("latency", **latency_summary(seconds))
+    if args.profile:
+        phases.end("latency_profile", **torch_latency_profile(tokenizer, model, rows, torch))
 
     start = time.perf_counter()
     encoded = tokenizer(rows["train_texts"], truncation=True, max_length=common.MAX_SEQ_LEN)
@@ -213,6 +215,72 @@ def torch_arm(rows, args):
     return phases.rows
 
 
+def torch_latency_profile(tokenizer, model, rows, torch):
+    """Where one sentence's time goes: tokenizer, forward pass, and the top operators of
+    `torch.profiler` over the first 30 sentences."""
+    from torch.profiler import ProfilerActivity, profile
+
+    sentences = rows["sentences"]
+    tokenize, forward = [], []
+    with torch.inference_mode():
+        for sentence in sentences:
+            start = time.perf_counter()
+            inputs = tokenizer(sentence, truncation=True, max_length=common.MAX_SEQ_LEN,
+                               return_tensors="pt")
+            middle = time.perf_counter()
+            model(**inputs)
+            tokenize.append(middle - start)
+            forward.append(time.perf_counter() - middle)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for sentence in sentences[:30]:
+                model(**tokenizer(sentence, truncation=True, max_length=common.MAX_SEQ_LEN,
+                                  return_tensors="pt"))
+    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:8]
+    total = sum(e.self_cpu_time_total for e in prof.key_averages())
+    return {"tokenizer_p50_ms": common.percentile_ms(tokenize, 50),
+            "forward_p50_ms": common.percentile_ms(forward, 50),
+            "forward_p99_ms": common.percentile_ms(forward, 99),
+            "top_ops_self_cpu_share": {e.key: round(e.self_cpu_time_total / total, 3)
+                                       for e in events}}
+
+
+def bertcls_latency_profile(model, rows):
+    """Where one `predict_text` call's time goes: the traced encoder alone, the traced
+    forward pass alone on the encoded features, and the rest (Python, the call into the
+    combined function, `_answer`)."""
+    import tensorflow as tf
+
+    from bertcls.tasks.prediction import text_encoder
+
+    encoder = text_encoder(model)
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    encode = tf.function(lambda x: {k: encoder(x)[k] for k in names},
+                         input_signature=[tf.TensorSpec([None], tf.string)])
+    spec = {k: tf.TensorSpec([None, None], tf.int32) for k in names}
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    sentences = rows["sentences"]
+    features = [encode(tf.constant([s])) for s in sentences]
+    for f in features[:WARMUP_CALLS]:
+        forward(f)
+    encode_s, forward_s, whole_s = [], [], []
+    for sentence, f in zip(sentences, features):
+        start = time.perf_counter()
+        encode(tf.constant([sentence]))
+        middle = time.perf_counter()
+        forward(f).numpy()
+        end = time.perf_counter()
+        model.predict_text(sentence)
+        encode_s.append(middle - start)
+        forward_s.append(end - middle)
+        whole_s.append(time.perf_counter() - end)
+    lengths = [int(f["input_ids"].shape[1]) for f in features]
+    return {"encoder_p50_ms": common.percentile_ms(encode_s, 50),
+            "forward_p50_ms": common.percentile_ms(forward_s, 50),
+            "forward_p99_ms": common.percentile_ms(forward_s, 99),
+            "predict_text_p50_ms": common.percentile_ms(whole_s, 50),
+            "tokens_p50": int(sorted(lengths)[len(lengths) // 2]), "tokens_max": max(lengths)}
+
+
 # === bertcls arm =============================================================================
 
 def bertcls_arm(rows, args):
@@ -229,6 +297,8 @@ def bertcls_arm(rows, args):
 
     seconds, _ = timed_calls(lambda s: model.predict_text(s)[1], rows["sentences"])
     phases.end("latency", **latency_summary(seconds))
+    if args.profile:
+        phases.end("latency_profile", **bertcls_latency_profile(model, rows))
 
     texts, labels = rows["train_texts"], np.asarray(rows["train_labels"], np.int32)
 
@@ -357,6 +427,8 @@ def run_arm(arm, rows_file, args):
         command = [python, __file__, "--worker", arm, "--rows", str(rows_file),
                    "--worker-out", str(out), "--batch-size", str(args.batch_size),
                    "--learning-rate", str(args.learning_rate)]
+        if args.profile:
+            command.append("--profile")
         load = os.getloadavg()
         start = time.perf_counter()
         completed = subprocess.run(command, env=environment, stdout=subprocess.PIPE,
@@ -430,6 +502,9 @@ def main():
     parser.add_argument("--sentences", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--profile", action="store_true",
+                        help="also split one-sentence latency into its parts (torch: top "
+                             "operators of torch.profiler; bertcls: encoder, forward, rest)")
     parser.add_argument("--torch-python", default="/work/refvenv/bin/python")
     parser.add_argument("--tutorial-python", default="/work/tutvenv/bin/python")
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
