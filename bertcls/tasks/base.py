@@ -66,7 +66,7 @@ class Task(keras.Model):
                 of at most this many tokens (rows x padded length; at least one row) and
                 apply one update with the summed gradient. Activation memory then follows
                 the slice, not the batch: MiniLM training on 64 x 128 batches peaked
-                at 2.2 GB resident with 1024 instead of 4.6 GB (docs/benchmarks.md).
+                at 2.2 GB resident with 1024 instead of 4.7 GB (docs/benchmarks.md).
                 The update equals the whole batch's for losses averaged over examples.
                 Not saved with the model.
         """
