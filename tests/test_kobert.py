@@ -146,3 +146,17 @@ def test_kobert_in_tf_data_and_a_classifier_and_its_limits(golden):
         encode_qa(encoder, ["질문"], ["문맥"])
     with pytest.raises(ValueError, match="layout='kobert'"):
         SentencePieceEncoder(MODEL, vocabulary=["[UNK]"])
+
+
+def test_pieces_eagerly_on_batches_without_digit_commas_and_empty():
+    """Eager TensorFlow refuses to concatenate an empty TensorArray; the segmenter must
+    still answer eagerly for a batch with no characters (here the digit-comma re-encoding
+    of a batch that has none) and for an empty batch, as it does inside a tf.function."""
+    encoder = SentencePieceEncoder(str(GOLDEN / "spiece.model"), layout="kobert")
+    texts = tf.constant(["안녕하세요", "1,000원 12,"])
+    traced = tf.function(encoder.tokenizer.pieces)
+    for batch in (texts[:1], texts, tf.constant([], tf.string)):
+        eager = encoder.tokenizer.pieces(batch)
+        assert eager.to_list() == traced(batch).to_list()
+    assert encoder.tokenizer.pieces(tf.constant([], tf.string)).to_list() == []
+    assert len(encoder.tokenizer.pieces(texts[:1]).to_list()[0]) > 0

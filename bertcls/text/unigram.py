@@ -362,10 +362,13 @@ class SentencePieceUnigram(tf.Module):
             window = tf.concat([value[:, None], window[:, :-1]], axis=1)
             return e + 1, window, choices.write(e, best)
 
+        # One spare empty element after the last step, so that `concat` has something to
+        # join when there are no characters (eager TensorFlow refuses an empty concat).
+        choices = tf.TensorArray(tf.int32, size=width + 1, infer_shape=False,
+                                 element_shape=[None]).write(width, tf.zeros([0], tf.int32))
         _, _, choices = tf.while_loop(
             lambda e, *_: e < width, step,
-            (tf.constant(0), init,
-             tf.TensorArray(tf.int32, size=width, infer_shape=False, element_shape=[None])),
+            (tf.constant(0), init, choices),
             shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, sizes]),
                               tf.TensorShape(None)))
         choices = choices.concat()
@@ -389,7 +392,7 @@ class SentencePieceUnigram(tf.Module):
             lambda pos, base, ends: tf.size(pos) > 0, back,
             (tf.boolean_mask(lengths, nonempty), tf.boolean_mask(starts, nonempty),
              tf.TensorArray(tf.int32, size=0, dynamic_size=True, infer_shape=False,
-                            element_shape=[None])),
+                            element_shape=[None]).write(0, tf.zeros([0], tf.int32))),
             shape_invariants=(tf.TensorShape([None]), tf.TensorShape([None]),
                               tf.TensorShape(None)))
         ends = ends.concat()
