@@ -34,14 +34,22 @@ def signature(obj):
 
 
 def own_methods(cls):
-    """Public methods and classmethods defined by the class itself, not inherited from Keras."""
-    for name, value in vars(cls).items():
-        if name.startswith("_") or name in ("get_config", "from_config", "call", "build",
-                                             "compute_output_shape", "compute_output_spec"):
-            continue
-        function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
-        if inspect.isfunction(function) and function.__doc__:
-            yield name, getattr(cls, name)
+    """Public methods and classmethods defined by the class itself or by a bertcls base class
+    that is not public (e.g. `TextEncoder.decode`), not inherited from Keras."""
+    owners = [cls] + [base for base in cls.__mro__[1:]
+                      if base.__module__.startswith("bertcls.")
+                      and base.__name__ not in bertcls.__all__]
+    seen = set()
+    for owner in owners:
+        for name, value in vars(owner).items():
+            if name in seen or name.startswith("_") or name in (
+                    "get_config", "from_config", "call", "build", "compute_output_shape",
+                    "compute_output_spec"):
+                continue
+            seen.add(name)
+            function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
+            if inspect.isfunction(function) and function.__doc__:
+                yield name, getattr(cls, name)
 
 
 def render():

@@ -169,30 +169,11 @@ class FeatureEncoder(TextEncoder):
 
     # --- Decoding --------------------------------------------------------------------------
 
-    def decode(self, ids, skip_special_tokens=False):
-        """Token ids back to text, as `transformers`' `tokenizer.decode(ids)` does.
-
-        Args:
-            ids: a sequence of ids (list, numpy array or tensor), or a batch of them.
-            skip_special_tokens: leave out `[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]`.
-
-        Returns:
-            A string, or a list of strings for a batch.
-        """
-        ids = np.asarray(ids.numpy() if hasattr(ids, "numpy") else ids)
-        if ids.ndim == 2:
-            return [self.decode(row, skip_special_tokens) for row in ids]
-        if ids.ndim != 1:
-            raise ValueError(f"`decode` takes a 1-D or 2-D array of ids, received {ids.shape}.")
-        skip = set(self.special_token_ids) if skip_special_tokens else set()
+    def _join_tokens(self, tokens):
+        """tokenizers' WordPiece decoder: `##` pieces glued on, others after a space, then its
+        clean-up (`decode` is `TextEncoder.decode`)."""
         pieces = []
-        for i in ids.tolist():
-            if not 0 <= i < self.vocabulary_size:
-                raise ValueError(
-                    f"Token id {i} is outside the vocabulary [0, {self.vocabulary_size}).")
-            if i in skip:
-                continue
-            token = self.vocabulary[i]
+        for token in tokens:
             if pieces:
                 token = token[2:] if token.startswith("##") else " " + token
             pieces.append(_cleanup(token))

@@ -309,31 +309,10 @@ class SentencePieceEncoder(TextEncoder):
 
     # --- Decoding --------------------------------------------------------------------------
 
-    def decode(self, ids, skip_special_tokens=False):
-        """Token ids back to text, as transformers' `tokenizer.decode(ids)` does: pieces
-        joined, "▁" read as a space, the leading space dropped.
-
-        Args:
-            ids: a sequence of ids (list, numpy array or tensor), or a batch of them.
-            skip_special_tokens: leave out the special tokens.
-
-        Returns:
-            A string, or a list of strings for a batch.
-        """
-        ids = np.asarray(ids.numpy() if hasattr(ids, "numpy") else ids)
-        if ids.ndim == 2:
-            return [self.decode(row, skip_special_tokens) for row in ids]
-        if ids.ndim != 1:
-            raise ValueError(f"`decode` takes a 1-D or 2-D array of ids, received {ids.shape}.")
-        skip = set(self.special_token_ids) if skip_special_tokens else set()
-        text = []
-        for i in ids.tolist():
-            if not 0 <= i < self.vocabulary_size:
-                raise ValueError(
-                    f"Token id {i} is outside the vocabulary [0, {self.vocabulary_size}).")
-            if i not in skip:
-                text.append(self.vocabulary[i])
-        text = "".join(text).replace(METASPACE, " ")
+    def _join_tokens(self, tokens):
+        """Pieces joined, "▁" read as a space, the leading space dropped (`decode` is
+        `TextEncoder.decode`)."""
+        text = "".join(tokens).replace(METASPACE, " ")
         return text[1:] if text.startswith(" ") else text
 
 

@@ -7,6 +7,7 @@ special tokens (`[CLS] a [SEP] b [SEP]`, or XLM-R's `<s> a </s></s> b </s>`), pa
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 PADDING_MODES = ("max_length", "longest")
@@ -182,6 +183,40 @@ class TextEncoder(keras.layers.Layer):
         return {"input_ids": input_ids,
                 "attention_mask": tf.sequence_mask(total, width, dtype=tf.int32),
                 "token_type_ids": tf.zeros_like(input_ids)}
+
+    # --- Decoding --------------------------------------------------------------------------
+
+    def decode(self, ids, skip_special_tokens=False):
+        """Token ids back to text, as transformers' `tokenizer.decode(ids)` does.
+
+        Args:
+            ids: a sequence of ids (list, numpy array or tensor), or a batch of them.
+            skip_special_tokens: leave out the special tokens (`special_token_ids`).
+
+        Returns:
+            A string, or a list of strings for a batch.
+
+        Raises:
+            ValueError: ids of another rank, or an id outside the vocabulary.
+        """
+        ids = np.asarray(ids.numpy() if hasattr(ids, "numpy") else ids)
+        if ids.ndim == 2:
+            return [self.decode(row, skip_special_tokens) for row in ids]
+        if ids.ndim != 1:
+            raise ValueError(f"`decode` takes a 1-D or 2-D array of ids, received {ids.shape}.")
+        skip = set(self.special_token_ids) if skip_special_tokens else set()
+        tokens = []
+        for i in ids.tolist():
+            if not 0 <= i < self.vocabulary_size:
+                raise ValueError(
+                    f"Token id {i} is outside the vocabulary [0, {self.vocabulary_size}).")
+            if i not in skip:
+                tokens.append(self.vocabulary[i])
+        return self._join_tokens(tokens)
+
+    def _join_tokens(self, tokens):
+        """The decoded text of a list of vocabulary tokens (the tokenizer's own decoder)."""
+        raise NotImplementedError
 
     def compute_output_spec(self, inputs):
         segments = inputs if isinstance(inputs, (tuple, list)) else [inputs]
