@@ -212,20 +212,6 @@ def tutorial_worker(rows, predict_batch_size, tf_checkpoint, model_dir):
     return {"phases": peaks.rows, "peak_method": peaks.method}
 
 
-def convert_checkpoint(source, out_dir):
-    """(tutorial venv) Write MiniLM's weights as `tf_model.h5` + config.json in `out_dir`."""
-    import tensorflow as tf  # noqa: F401
-    from safetensors.numpy import load_file
-    from transformers import BertConfig, TFBertModel
-    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
-
-    source = pathlib.Path(source)
-    model = TFBertModel(BertConfig.from_pretrained(str(source)))
-    state = load_file(str(source / "model.safetensors"))
-    load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=False)
-    model.save_pretrained(out_dir)
-
-
 def parse_arm(arm):
     """`"name[/fixed][/jax][/microN][+VAR=value...]"` -> (name, options, env)."""
     head, *settings = arm.split("+")
@@ -297,7 +283,7 @@ def main():
     args = parser.parse_args()
 
     if args.convert_to:
-        convert_checkpoint(args.model_dir, args.convert_to)
+        common.convert_checkpoint(args.model_dir, args.convert_to)
         return
     if args.worker:
         rows = json.loads(pathlib.Path(args.rows).read_text())

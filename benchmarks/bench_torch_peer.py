@@ -337,20 +337,6 @@ def bertcls_arm(rows, args):
 
 # === tutorial arm (tutvenv, TF_USE_LEGACY_KERAS=1) ===========================================
 
-def convert_checkpoint(source, out_dir):
-    """MiniLM's safetensors -> `tf_model.h5` that transformers 4.57's TFBertModel loads."""
-    import tensorflow as tf  # noqa: F401
-    from safetensors.numpy import load_file
-    from transformers import BertConfig, TFBertModel
-    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
-
-    source = pathlib.Path(source)
-    model = TFBertModel(BertConfig.from_pretrained(str(source)))
-    state = load_file(str(source / "model.safetensors"))
-    load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=False)
-    model.save_pretrained(out_dir)
-
-
 def tutorial_arm(rows, args):
     phases = Phases()
     import numpy as np
@@ -363,7 +349,7 @@ def tutorial_arm(rows, args):
     phases.end("import", tensorflow=tf.__version__, transformers=transformers.__version__,
                tf_keras=tf_keras.__version__)
     with tempfile.TemporaryDirectory() as tmp:
-        convert_checkpoint(rows["model_dir"], tmp)
+        common.convert_checkpoint(rows["model_dir"], tmp)
         tokenizer = BertTokenizer.from_pretrained(rows["model_dir"])
 
         class TFBertForSequenceClassification(tf.keras.Model):  # the tutorial's, verbatim

@@ -158,6 +158,22 @@ def finish_report(report, seconds, out):
     return report
 
 
+def convert_checkpoint(source, out_dir):
+    """(tutorial venv: transformers 4.57 + tf-keras) Write `source`'s `model.safetensors` as
+    `tf_model.h5` + config.json in `out_dir`: transformers 4.57's `TFBertModel.from_pretrained`
+    cannot read a PyTorch safetensors file with the safetensors versions that install there."""
+    import tensorflow as tf  # noqa: F401
+    from safetensors.numpy import load_file
+    from transformers import BertConfig, TFBertModel
+    from transformers.modeling_tf_pytorch_utils import load_pytorch_state_dict_in_tf2_model
+
+    source = pathlib.Path(source)
+    model = TFBertModel(BertConfig.from_pretrained(str(source)))
+    state = load_file(str(source / "model.safetensors"))
+    load_pytorch_state_dict_in_tf2_model(model, state, allow_missing_keys=False)
+    model.save_pretrained(out_dir)
+
+
 def tutorial_features(tokenizer, texts, max_seq_len=MAX_SEQ_LEN):
     """The tutorial's `convert_examples_to_features` (labels left out), with
     `pad_to_max_length=True` spelled the current way."""
