@@ -261,9 +261,9 @@ class BertClassifier(Task):
     def predict_texts(self, texts, batch_size=32, threshold=0.5):
         """Labels and probabilities for a list of strings.
 
-        Texts are encoded in large chunks, sorted by token length into batches padded to a
-        multiple of 16 tokens, run through a compiled forward pass, and returned in input
-        order.
+        Texts are encoded in large chunks, sorted by token length into batches of one length
+        (a multiple of 16 tokens off TensorFlow), run through a compiled forward pass, and
+        returned in input order.
 
         Args:
             texts: list of strings, or sentence pairs as a tuple `(texts_a, texts_b)` of

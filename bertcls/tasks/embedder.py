@@ -125,8 +125,9 @@ class SentenceEmbedder(Task):
     def embed(self, texts, batch_size=32):
         """Embeddings of a list of strings, float32 `(n, embedding_dim)`, in input order.
 
-        Texts are encoded in large chunks, sorted by token length into batches padded to a
-        multiple of 16 tokens (padding never changes an embedding: pooling is masked) and run
+        Texts are encoded in large chunks, sorted by token length into batches of one length
+        (a multiple of 16 tokens off TensorFlow; padding never changes an embedding: pooling is
+        masked) and run
         through a compiled forward pass, like `BertClassifier.predict_texts`.
         """
         if isinstance(texts, str):

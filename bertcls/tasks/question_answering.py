@@ -9,7 +9,7 @@ from keras import ops
 
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
-from bertcls.tasks.prediction import BUCKET, predict_features
+from bertcls.tasks.prediction import predict_features, width_multiple
 from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
 from bertcls.tasks.qa_answers import best_answers
 from bertcls.tasks.qa_windows import encode_qa
@@ -243,14 +243,15 @@ class BertQuestionAnswerer(Task):
 
     def predict_logits(self, windows, batch_size=32):
         """Start/end logits `(windows, max_seq_len, 2)` of encoded windows, run in batches of
-        one width: windows sorted by length, each batch cut to its longest window rounded
-        up to a multiple of 16 tokens (the same shapes as `predict_texts`)."""
+        one width: windows sorted by length, each batch cut to its longest window (rounded
+        up to a multiple of 16 tokens off TensorFlow; the same shapes as `predict_texts`)."""
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
         features = windows.features
         count, length = features["input_ids"].shape
         lengths = features["attention_mask"].sum(axis=1)
-        widths = np.minimum(-(-lengths // BUCKET) * BUCKET, length)
+        multiple = width_multiple()
+        widths = np.minimum(-(-lengths // multiple) * multiple, length)
         order = np.argsort(lengths, kind="stable")
         logits = np.zeros((count, length, 2), np.float32)
         begin = 0
