@@ -23,7 +23,7 @@ def test_quick_mode_on_a_slice(tmp_path, minilm_path):
     assert "KorSTS: 24 training pairs, 40 test pairs" in out
     rows = dict(re.findall(r"^  (bi-encoder, zero-shot|bi-encoder, trained|cross-encoder, \w+ ?\w*)"
                            r"\s+(-?\d+\.\d+)\s+-?\d+\.\d+$", out, flags=re.M))
-    # --quick's cross-encoder reads the mean of the token vectors (MiniLM's pooler is untrained).
+    # --quick's cross-encoder reads the mean of the token vectors, not MiniLM's unused pooler.
     assert set(rows) == {"bi-encoder, zero-shot", "bi-encoder, trained",
                          "cross-encoder, mean pooling"}
     assert "Semantic search over" in out and "한 남자가 기타를 치고 있다." in out
