@@ -28,7 +28,7 @@ import bertcls
 SEED = 42
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "korsts"
-# --quick: sized for under three minutes on two idle CPU cores (160 s measured). The
+# --quick: sized for under three minutes on two idle CPU cores (160-169 s measured). The
 # cross-encoder's new head and its short run (45 steps) need a larger learning rate than the
 # bi-encoder's, and it reads the mean of the token vectors: all-MiniLM-L6-v2 was trained
 # through mean pooling, which leaves its [CLS] pooler layer unused (one seed, 1,000 training pairs,
