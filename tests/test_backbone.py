@@ -246,12 +246,33 @@ def test_hf_config_missing_keys_and_type():
         checkpoints_module.hf_config_to_kwargs(["vocab_size"])
 
 
+def test_exact_gelu_gradient_equals_autodiff():
+    # "gelu" has its gradient written out (training keeps only the input): its values are
+    # Keras' exact GELU, and its gradient equals autodiff of the erf formula.
+    import tensorflow as tf
+    x = tf.constant(np.random.default_rng(0).normal(0, 3, (4096,)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = get_activation("gelu")(x)
+        reference = keras.activations.gelu(x, approximate=False)
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(reference))
+    np.testing.assert_allclose(np.asarray(tape.gradient(ours, x)),
+                               np.asarray(tape.gradient(reference, x)), atol=1e-6)
+    assert keras.activations.get(keras.activations.serialize(get_activation("gelu"))) \
+        is get_activation("gelu")
+
+
 @pytest.mark.jax
 def test_jax_backend_forward_and_fit():
     script = """
-import numpy as np, keras
+import numpy as np, keras, jax
 assert keras.backend.backend() == "jax"
 from bertcls import BertBackbone
+from bertcls.models.activations import gelu_exact
+x = np.random.default_rng(0).normal(0, 3, (512,)).astype("float32")
+ours = jax.grad(lambda v: gelu_exact(v).sum())(x)
+reference = jax.grad(lambda v: keras.activations.gelu(v, approximate=False).sum())(x)
+assert np.abs(np.asarray(ours) - np.asarray(reference)).max() < 1e-6
 model = BertBackbone(vocabulary_size=30, num_layers=1, num_heads=2, hidden_size=8,
                      intermediate_size=16)
 ids = np.array([[2, 5, 6, 3, 0, 0]], "int32")
