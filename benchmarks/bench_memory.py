@@ -158,27 +158,6 @@ def bertcls_worker(arm, rows, predict_batch_size):
     return {"phases": peaks.rows, "peak_method": peaks.method}
 
 
-def tutorial_model_class(tf, TFBertModel):
-    """The tutorial's `TFBertForSequenceClassification`, verbatim but for the model path."""
-
-    class TFBertForSequenceClassification(tf.keras.Model):
-        def __init__(self, model_name):
-            super(TFBertForSequenceClassification, self).__init__()
-            self.bert = TFBertModel.from_pretrained(model_name)
-            self.classifier = tf.keras.layers.Dense(
-                1, kernel_initializer=tf.keras.initializers.TruncatedNormal(0.02),
-                activation="sigmoid", name="classifier")
-
-        def call(self, inputs):
-            input_ids, attention_mask, token_type_ids = inputs
-            outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                token_type_ids=token_type_ids)
-            cls_token = outputs[1]
-            return self.classifier(cls_token)
-
-    return TFBertForSequenceClassification
-
-
 def tutorial_worker(rows, predict_batch_size, tf_checkpoint, model_dir):
     import numpy as np
 
@@ -189,7 +168,7 @@ def tutorial_worker(rows, predict_batch_size, tf_checkpoint, model_dir):
     peaks.end("import", keras=tf_keras.__version__)
 
     tokenizer = BertTokenizer.from_pretrained(model_dir)
-    model = tutorial_model_class(tf, TFBertModel)(tf_checkpoint)
+    model = common.tutorial_model_class(tf, TFBertModel)(tf_checkpoint)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=LEARNING_RATE),
                   loss=tf.keras.losses.BinaryCrossentropy(), metrics=["accuracy"])
     peaks.end("model")

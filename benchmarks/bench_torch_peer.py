@@ -352,21 +352,7 @@ def tutorial_arm(rows, args):
         common.convert_checkpoint(rows["model_dir"], tmp)
         tokenizer = BertTokenizer.from_pretrained(rows["model_dir"])
 
-        class TFBertForSequenceClassification(tf.keras.Model):  # the tutorial's, verbatim
-            def __init__(self, model_name):
-                super(TFBertForSequenceClassification, self).__init__()
-                self.bert = TFBertModel.from_pretrained(model_name)
-                self.classifier = tf.keras.layers.Dense(
-                    1, kernel_initializer=tf.keras.initializers.TruncatedNormal(0.02),
-                    activation="sigmoid", name="classifier")
-
-            def call(self, inputs):
-                input_ids, attention_mask, token_type_ids = inputs
-                outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                    token_type_ids=token_type_ids)
-                return self.classifier(outputs[1])
-
-        model = TFBertForSequenceClassification(tmp)
+        model = common.tutorial_model_class(tf, TFBertModel)(tmp)
     phases.end("model")
 
     def predict(features, batch_size):

@@ -174,6 +174,27 @@ def convert_checkpoint(source, out_dir):
     model.save_pretrained(out_dir)
 
 
+def tutorial_model_class(tf, TFBertModel):
+    """The tutorial's `TFBertForSequenceClassification`, verbatim but for the model path."""
+
+    class TFBertForSequenceClassification(tf.keras.Model):
+        def __init__(self, model_name):
+            super(TFBertForSequenceClassification, self).__init__()
+            self.bert = TFBertModel.from_pretrained(model_name)
+            self.classifier = tf.keras.layers.Dense(
+                1, kernel_initializer=tf.keras.initializers.TruncatedNormal(0.02),
+                activation="sigmoid", name="classifier")
+
+        def call(self, inputs):
+            input_ids, attention_mask, token_type_ids = inputs
+            outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                token_type_ids=token_type_ids)
+            cls_token = outputs[1]
+            return self.classifier(cls_token)
+
+    return TFBertForSequenceClassification
+
+
 def tutorial_features(tokenizer, texts, max_seq_len=MAX_SEQ_LEN):
     """The tutorial's `convert_examples_to_features` (labels left out), with
     `pad_to_max_length=True` spelled the current way."""
