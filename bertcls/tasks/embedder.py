@@ -127,8 +127,7 @@ class SentenceEmbedder(Task):
 
         Texts are encoded in large chunks, sorted by token length into batches of one length
         (a multiple of 16 tokens off TensorFlow; padding never changes an embedding: pooling is
-        masked) and run
-        through a compiled forward pass, like `BertClassifier.predict_texts`.
+        masked) and run through a compiled forward pass, like `BertClassifier.predict_texts`.
         """
         if isinstance(texts, str):
             raise ValueError("embed takes a list of strings, received a single string; wrap it "

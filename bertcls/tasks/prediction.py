@@ -13,10 +13,27 @@ BUCKET = 16  # off TensorFlow, batch lengths round up to a multiple of this: few
 def width_multiple():
     """What batch widths are rounded up to. On TensorFlow the forward pass is one
     `tf.function` with a `(None, None)` signature, traced once for every shape, so a batch is
-    cut to its own longest row (1): no padded token is computed (20-25% less CPU than rounding
-    to 16 on KorSTS's test sentences, `benchmarks/bench_inference.py`). Other backends compile
+    cut to its own longest row (1): no padded token is computed (15-25% less CPU than rounding
+    to 16 when embedding KorSTS's test sentences, in one A/B run). Other backends compile
     once per shape, so there lengths round up to a multiple of `BUCKET` (16)."""
     return 1 if keras.backend.backend() == "tensorflow" else BUCKET
+
+
+def width_batches(lengths, batch_size, max_width):
+    """Cut rows sorted by length into batches of one width: yields `(begin, end, width)` for
+    up to `batch_size` consecutive rows whose lengths, rounded up to a multiple of
+    `width_multiple()` and capped at `max_width`, are all `width`. A batch never spans two
+    widths: a large `batch_size` would otherwise pad many short rows to the width of the
+    longest row of a mixed batch."""
+    multiple = width_multiple()
+    widths = np.minimum(-(-np.asarray(lengths, np.int64) // multiple) * multiple, max_width)
+    begin = 0
+    while begin < len(widths):
+        end = begin
+        while end < len(widths) and end - begin < batch_size and widths[end] == widths[begin]:
+            end += 1
+        yield begin, end, int(widths[begin])
+        begin = end
 
 
 def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
@@ -43,22 +60,10 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
             rows.append((int(n), begin + j, out["input_ids"][j, :n], out["token_type_ids"][j, :n],
                          out["offsets"][j, :n] if "offsets" in out else None))
     rows.sort(key=lambda r: r[0])
-    pad_id, multiple = encoder.pad_token_id, width_multiple()
-
-    def width_of(n):
-        return min(-(-n // multiple) * multiple, encoder.max_seq_len)
-
-    # A batch never spans two widths: a large `batch_size` would otherwise pad many short
-    # rows to the width of the longest row of a mixed batch.
-    batches, begin = [], 0
-    while begin < len(rows):
-        width = width_of(rows[begin][0])
-        end = begin
-        while end < len(rows) and end - begin < batch_size and width_of(rows[end][0]) == width:
-            end += 1
-        batches.append((width, rows[begin:end]))
-        begin = end
-    for width, batch in batches:
+    pad_id = encoder.pad_token_id
+    for begin, end, width in width_batches([r[0] for r in rows], batch_size,
+                                           encoder.max_seq_len):
+        batch = rows[begin:end]
         ids = np.full((len(batch), width), pad_id, np.int32)
         types = np.zeros((len(batch), width), np.int32)
         mask = np.zeros((len(batch), width), np.int32)

@@ -9,7 +9,7 @@ from keras import ops
 
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
-from bertcls.tasks.prediction import predict_features, width_multiple
+from bertcls.tasks.prediction import predict_features, width_batches
 from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
 from bertcls.tasks.qa_answers import best_answers
 from bertcls.tasks.qa_windows import encode_qa
@@ -250,20 +250,12 @@ class BertQuestionAnswerer(Task):
         features = windows.features
         count, length = features["input_ids"].shape
         lengths = features["attention_mask"].sum(axis=1)
-        multiple = width_multiple()
-        widths = np.minimum(-(-lengths // multiple) * multiple, length)
         order = np.argsort(lengths, kind="stable")
         logits = np.zeros((count, length, 2), np.float32)
-        begin = 0
-        while begin < count:
-            width = widths[order[begin]]
-            end = begin
-            while end < count and end - begin < batch_size and widths[order[end]] == width:
-                end += 1
+        for begin, end, width in width_batches(lengths[order], batch_size, length):
             rows = order[begin:end]
             batch = {k: v[rows, :width] for k, v in features.items()}
             logits[rows, :width] = predict_features(self, batch)
-            begin = end
         return logits
 
     def predict_answers(self, questions, contexts, batch_size=32):
