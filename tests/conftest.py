@@ -12,6 +12,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 EXAMPLES = REPO / "examples"
+# The reference environment (torch + transformers + sentence-transformers) that
+# cross-framework checks run in, in a process of their own: $BERTCLS_REFVENV, else .refvenv in
+# the repository root. Built by `bash tests/reference/make_env.sh`.
+REFVENV = pathlib.Path(os.environ.get("BERTCLS_REFVENV") or REPO / ".refvenv")
+REFVENV_PYTHON = REFVENV / "bin" / "python"
+requires_refvenv = pytest.mark.skipif(
+    not REFVENV_PYTHON.exists(),
+    reason=f"needs the reference environment (torch + transformers) at {REFVENV}: build it "
+           f"with `bash tests/reference/make_env.sh` (or set BERTCLS_REFVENV)")
+
+
+def run_reference(script, *args, timeout=300):
+    """Run `script` with the reference environment's Python, without this process's
+    PYTHONPATH / KERAS_BACKEND; the completed process."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
+    return subprocess.run([str(REFVENV_PYTHON), str(script), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def run_example(script, *args, tmp_path, timeout=120):
@@ -23,7 +40,11 @@ def run_example(script, *args, tmp_path, timeout=120):
                HF_HOME=str(tmp_path / "hf-home"),
                HF_HUB_DISABLE_TELEMETRY="1",
                TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONIOENCODING="utf-8")
+               PYTHONIOENCODING="utf-8",
+               # The bertcls of this tree, also when another copy is installed.
+               PYTHONPATH=os.pathsep.join(
+                   [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(
+                       os.pathsep) if p]))
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
         capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,

@@ -18,12 +18,12 @@ from bertcls import (AlbertBackbone, BertQuestionAnswerer, DistilBertBackbone,
                      XLMRobertaBackbone, encode_qa)
 from bertcls.models.checkpoints import read_checkpoint
 from bertcls.text.spm_model import CONTROL, NORMAL, UNKNOWN, write_model
+from conftest import requires_refvenv
 from test_family_tasks import check_in_transformers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES_DIR = os.path.join(REPO, "tests", "golden", "families")
 QA_DIR = os.path.join(REPO, "tests", "golden", "families_qa")
-REFVENV_PYTHON = "/work/refvenv/bin/python"
 FAMILIES = {"roberta": RobertaBackbone, "xlm_roberta": XLMRobertaBackbone,
             "electra": ElectraBackbone, "albert": AlbertBackbone,
             "distilbert": DistilBertBackbone}
@@ -119,8 +119,7 @@ def test_xlm_roberta_windows_have_its_pair_layout():
     assert offsets[1].tolist() == [0, 3] and offsets[first + 3].tolist() == [12, 17]
 
 
-@pytest.mark.skipif(not os.path.exists(REFVENV_PYTHON),
-                    reason="the reference venv with torch + transformers is not here")
+@requires_refvenv
 def test_transformers_loads_qa_save_pretrained_to_the_same_logits(tmp_path):
     import keras
 

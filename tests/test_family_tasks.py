@@ -5,12 +5,11 @@ probabilities (checked in a subprocess with the reference venv; skipped without 
 import json
 import os
 import shutil
-import subprocess
 
 import keras
 import numpy as np
 import pytest
-from conftest import EXAMPLES, run_example
+from conftest import EXAMPLES, requires_refvenv, run_example, run_reference
 
 from bertcls import (AlbertBackbone, BertBackbone, BertClassifier, BertHead, BertTagger,
                      DistilBertBackbone, ElectraBackbone, FeatureEncoder, RobertaBackbone,
@@ -19,7 +18,6 @@ from bertcls import (AlbertBackbone, BertBackbone, BertClassifier, BertHead, Ber
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES_DIR = os.path.join(REPO, "tests", "golden", "families")
 CHECK_SCRIPT = os.path.join(FAMILIES_DIR, "check_task_pretrained.py")
-REFVENV_PYTHON = "/work/refvenv/bin/python"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "kim", "went",
          "to", "seoul", "##s", "the", "a"]
 TINY = dict(vocabulary_size=len(VOCAB), num_layers=2, num_heads=2, hidden_size=8,
@@ -215,20 +213,17 @@ def test_save_pretrained_refuses_what_transformers_cannot_hold(tmp_path):
         BertClassifier(BUILDERS["bert"]()).save_pretrained(str(tmp_path), labels=["a"])
 
 
-@pytest.mark.skipif(not os.path.exists(REFVENV_PYTHON),
-                    reason="the reference venv with torch + transformers is not here")
 def check_in_transformers(entries, tmp_path):
     """Run check_task_pretrained.py on `entries` in the reference venv; its results."""
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps(entries))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KERAS_BACKEND")}
-    proc = subprocess.run([REFVENV_PYTHON, CHECK_SCRIPT, str(manifest)], capture_output=True,
-                          text=True, timeout=300, env=env)
+    proc = run_reference(CHECK_SCRIPT, manifest)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     return json.loads(lines[0][len("RESULT"):])
 
 
+@requires_refvenv
 def test_save_pretrained_loads_in_transformers(tmp_path, saved):
     entries = saved
     results = check_in_transformers(entries, tmp_path)

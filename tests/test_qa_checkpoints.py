@@ -3,18 +3,14 @@ transformers loads with its QA head (golden logits, tests/golden/make_qa_golden.
 save_pretrained writes one transformers loads to the same logits."""
 
 import os
-import pathlib
-import subprocess
 
 import numpy as np
-import pytest
 
 from bertcls import BertBackbone, BertQuestionAnswerer, FeatureEncoder
 from bertcls.models.checkpoints import read_checkpoint
-from conftest import REPO
+from conftest import REPO, requires_refvenv, run_reference
 
 GOLDEN = REPO / "tests" / "golden"
-REFVENV_PYTHON = pathlib.Path("/work/refvenv/bin/python")
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(59)]
 
 
@@ -73,7 +69,7 @@ def test_a_plain_bert_checkpoint_gets_a_new_head(tmp_path):
     assert model.backbone.num_layers == 1 and model.encoder.max_seq_len == 16
 
 
-@pytest.mark.skipif(not REFVENV_PYTHON.exists(), reason="reference venv with torch not found")
+@requires_refvenv
 def test_transformers_loads_save_pretrained_to_the_same_logits(tmp_path):
     keras_seed = 3
     import keras
@@ -91,10 +87,7 @@ def test_transformers_loads_save_pretrained_to_the_same_logits(tmp_path):
     saved = model.save_pretrained(str(tmp_path / "saved"))
     np.savez(tmp_path / "ours.npz", start_logits=logits[..., 0], end_logits=logits[..., 1],
              **features)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KERAS"))}
-    done = subprocess.run(
-        [str(REFVENV_PYTHON), str(GOLDEN / "check_qa_pretrained.py"), saved,
-         str(tmp_path / "ours.npz")], capture_output=True, text=True, timeout=300, env=env)
+    done = run_reference(GOLDEN / "check_qa_pretrained.py", saved, tmp_path / "ours.npz")
     print(done.stdout)
     assert "QA_CHECK_OK" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]
     assert "BertForQuestionAnswering" in done.stdout and "BertTokenizer" in done.stdout

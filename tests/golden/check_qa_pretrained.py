@@ -1,8 +1,8 @@
 """Check that transformers loads a `BertQuestionAnswerer.save_pretrained` directory with its QA
 head, to the same logits. Run in the reference venv (torch + transformers), never in the test
-process (tests/test_qa_checkpoints.py runs it in a subprocess when /work/refvenv exists):
+process (tests/test_qa_checkpoints.py runs it in a subprocess when the reference environment exists (tests/reference/make_env.sh)):
 
-    /work/refvenv/bin/python tests/golden/check_qa_pretrained.py <saved_dir> <golden.npz>
+    .refvenv/bin/python tests/golden/check_qa_pretrained.py <saved_dir> <golden.npz>
 
 `<golden.npz>` holds `input_ids`, `attention_mask`, `token_type_ids` and bertcls'
 `start_logits` / `end_logits` for them. Loads the directory with

@@ -5,7 +5,7 @@ Run in the reference venv (torch + transformers), never in the test process:
     python -c "from bertcls import BertBackbone; \
         BertBackbone.from_preset('<minilm_dir>').save_pretrained('/tmp/saved', \
         encoder='<minilm_dir>/vocab.txt')"
-    /work/main/.refvenv/bin/python tests/golden/check_save_pretrained.py /tmp/saved \
+    .refvenv/bin/python tests/golden/check_save_pretrained.py /tmp/saved \
         tests/golden/minilm_golden.npz [sentence ...]
 
 Loads the directory with `BertModel.from_pretrained` (reporting any missing or

@@ -3,7 +3,7 @@
 Run in the reference venv, never in the test process (torch + tensorflow in one process
 segfaults here):
 
-    /work/main/.refvenv/bin/python tests/golden/make_golden.py <minilm_dir>
+    .refvenv/bin/python tests/golden/make_golden.py <minilm_dir>
 
 Writes, next to this script:
 - minilm_golden.npz: a fixed batch of sentences (mixed lengths, one sentence pair, padding)

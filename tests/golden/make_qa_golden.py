@@ -1,6 +1,6 @@
 """Make the question answering checkpoint goldens (run ONCE, in the reference venv):
 
-    /work/refvenv/bin/python tests/golden/make_qa_golden.py
+    .refvenv/bin/python tests/golden/make_qa_golden.py
 
 Writes, next to this script:
 - qa_tiny/: a transformers `BertForQuestionAnswering` (vocab 64, hidden 32, 2 layers, 2 heads,

@@ -1,7 +1,7 @@
 """Make qa_windows.json: Hugging Face's question answering windows, the reference for
 tests/test_qa_windows.py (run ONCE, in the reference venv with transformers):
 
-    /work/refvenv/bin/python tests/golden/make_qa_windows.py
+    .refvenv/bin/python tests/golden/make_qa_windows.py
 
 For each case, transformers' BertTokenizerFast on tests/data/nsmc_cased (a cased Korean
 vocabulary) encodes `tokenizer(question, context, truncation="only_second",

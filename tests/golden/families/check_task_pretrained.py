@@ -3,7 +3,7 @@
 Run in the reference venv (torch + transformers), never in the test process; the test
 tests/test_family_tasks.py::test_save_pretrained_loads_in_transformers runs it as
 
-    /work/refvenv/bin/python tests/golden/families/check_task_pretrained.py MANIFEST
+    .refvenv/bin/python tests/golden/families/check_task_pretrained.py MANIFEST
 
 MANIFEST is a JSON list of {"directory", "kind" ("sequence" | "token" | "qa"), "mode"
 ("binary" | "multiclass" | "multilabel" | "tags" | "span"), "expected" (an .npz with the

@@ -3,7 +3,7 @@
 Run in the reference venv, never in the test process (torch + tensorflow in one process
 segfaults here):
 
-    /work/refvenv/bin/python tests/golden/families/make_families.py [variant ...]
+    .refvenv/bin/python tests/golden/families/make_families.py [variant ...]
 
 For each variant below, a tiny transformers model of that family is randomly initialised
 (every tensor, LayerNorms and biases included, so a mis-mapped weight cannot hide), saved

@@ -4,7 +4,7 @@ with torch).
 Run in the reference venv, never in the test process (torch + tensorflow in one process
 segfaults here):
 
-    /work/refvenv/bin/python tests/golden/families_qa/make_qa_families.py [family ...]
+    .refvenv/bin/python tests/golden/families_qa/make_qa_families.py [family ...]
 
 For each family below, a tiny transformers `<Family>ForQuestionAnswering` is randomly
 initialised (every tensor, LayerNorms, biases and `qa_outputs` included), saved with

@@ -1,6 +1,6 @@
 """Make the KoBERT tokenizer golden file of tests/test_kobert.py (run in the reference venv).
 
-    /work/refvenv/bin/python tests/golden/kobert/make_kobert_golden.py [--full OUT.json]
+    .refvenv/bin/python tests/golden/kobert/make_kobert_golden.py [--full OUT.json]
 
 1. Trains a KoBERT-style SentencePiece unigram model (`spiece.model` next to this script,
    kept if it exists) with the `sentencepiece` package on 3,000 NSMC training reviews: `[UNK]`
@@ -30,9 +30,9 @@ import unicodedata
 import sentencepiece as spm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA = os.path.join(HERE, "..", "..", "..", "..", "shared", "data")
-if not os.path.isdir(DATA):
-    DATA = "/work/shared/data"
+# The data sets beside the repository (its CI layout), or $BERTCLS_DATA.
+DATA = os.environ.get("BERTCLS_DATA") or os.path.join(HERE, "..", "..", "..", "..", "shared",
+                                                      "data")
 SPIECE_UNDERLINE = "\u2581"
 
 EDGE_CASES = [
