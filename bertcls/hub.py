@@ -124,3 +124,41 @@ def _download(repo_id, allow_patterns):
 def _first_line(error):
     text = str(error).strip().splitlines()
     return text[0][:200] if text else ""
+
+
+def upload_directory(directory, repo_id, token=None, private=None, commit_message=None,
+                     revision=None):
+    """Upload exactly the files of `directory` to the Hugging Face Hub model repository
+    `repo_id` (created if missing), with `huggingface_hub.HfApi`.
+
+    `Task.push_to_hub` calls this on the directory its `save_pretrained` wrote. The upload
+    itself needs network access and a token (`token=`, `HF_TOKEN` or `hf auth login`); it is
+    the one step bertcls' tests cannot run (they stop at the `HfApi` calls).
+
+    Args:
+        directory: the local folder to upload (every file in it, nothing else).
+        repo_id: `"user/name"` or `"org/name"`.
+        token: a Hub token; None: huggingface_hub's usual lookup.
+        private: create the repository private (only when it does not exist yet).
+        commit_message: the commit's message.
+        revision: the branch to push to (None: the default branch).
+
+    Returns:
+        What `HfApi.upload_folder` returns (the commit's information).
+
+    Raises:
+        PresetError: `repo_id` is not shaped `namespace/name`, or `directory` does not exist.
+    """
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not is_hub_id(repo_id):
+        raise PresetError(
+            f"`repo_id` must be a Hub repository id shaped 'namespace/name', received "
+            f"{repo_id!r}.")
+    if not os.path.isdir(directory):
+        raise PresetError(f"`directory` {directory!r} is not a directory.")
+    import huggingface_hub
+
+    api = huggingface_hub.HfApi(token=token)
+    api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
+    return api.upload_folder(
+        folder_path=directory, repo_id=repo_id, repo_type="model", revision=revision,
+        commit_message=commit_message or "Upload with bertcls")

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from bertcls import BertBackbone, PresetError
+from bertcls.models.torch_bin import read_torch_bin
 from bertcls.models.checkpoints import (UnsafeCheckpointError, normalize_names, read_checkpoint,
-                                        read_safetensors, read_torch_bin, set_hf_weights)
+                                        read_safetensors, set_hf_weights)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(REPO, "tests", "golden")

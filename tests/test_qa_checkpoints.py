@@ -49,7 +49,7 @@ def test_save_pretrained_writes_transformers_names_and_values(tmp_path):
     write_vocab(source)
     model = BertQuestionAnswerer.from_preset(str(source), max_seq_len=20)
     saved = model.save_pretrained(str(tmp_path / "saved"))
-    assert sorted(os.listdir(saved)) == ["config.json", "model.safetensors",
+    assert sorted(os.listdir(saved)) == ["README.md", "config.json", "model.safetensors",
                                          "tokenizer_config.json", "vocab.txt"]
     original, written = read_checkpoint(str(source)), read_checkpoint(saved)
     assert sorted(written) == sorted(original)  # bert.* without a pooler, qa_outputs.*

@@ -15,11 +15,13 @@ import os
 
 import numpy as np
 
-from bertcls.hub import resolve_preset
 from bertcls.models.activations import HIDDEN_ACTIVATIONS
-from bertcls.models.config import read_json_object, validate_backbone_args, validate_hf_config
+from bertcls.models.config import validate_backbone_args, validate_hf_config
 from bertcls.models.errors import CheckpointError, UnsafeCheckpointError  # noqa: F401
-from bertcls.models.torch_bin import read_torch_bin
+from bertcls.models.weight_report import WeightReport
+from bertcls.models.checkpoint_files import (  # noqa: F401 (re-exported)
+    WEIGHT_FILES, Preset, checkpoint_files, read_checkpoint, read_prefixed, read_safetensors,
+    read_shard_index, regular_file, shard_path)
 
 logger = logging.getLogger(__name__)
 
@@ -143,178 +145,6 @@ def kwargs_to_hf_config(kwargs, model_type="bert", architecture="BertModel", pad
     for key, arg in HF_CONFIG_KEYS.items():
         config[key] = kwargs[arg]
     return config
-
-
-# === Reading tensors ===
-
-def regular_file(path):
-    """`path` if it is a regular file (or a link to one); a `CheckpointError` otherwise.
-
-    Devices and pipes (`/dev/zero`, a FIFO) are refused: reading them never ends.
-    """
-    if not os.path.lexists(path):
-        raise CheckpointError(f"{path} does not exist.")
-    if not os.path.isfile(path):
-        kind = "directory" if os.path.isdir(path) else "device, pipe or dangling link"
-        raise CheckpointError(f"{path} is not a regular file (it is a {kind}).")
-    return path
-
-
-def read_safetensors(path):
-    """Read a `.safetensors` file as a dict of numpy arrays (no torch).
-
-    Raises:
-        CheckpointError: the file is not a readable safetensors file (the
-            message names it and safetensors' reason).
-    """
-    from safetensors import safe_open
-
-    tensors = {}
-    try:
-        with safe_open(regular_file(path), framework="np") as f:
-            for name in f.keys():
-                tensors[name] = f.get_tensor(name)
-    except CheckpointError:
-        raise
-    except Exception as e:  # safetensors raises its own error types, and OSError
-        raise CheckpointError(
-            f"Cannot read {path}: it is not a valid safetensors file, or is truncated "
-            f"({type(e).__name__}: {e}).") from e
-    return tensors
-
-
-def _inside(path, root):
-    return os.path.commonpath([path, root]) == root
-
-
-def shard_path(directory, shard, index):
-    """The path of shard `shard` named by the index file `index`, confined to `directory`.
-
-    A shard name is a relative path inside the checkpoint directory: no
-    absolute path, no `..`, and no symlink resolving outside the directory
-    (except into the `blobs/` folder of a huggingface_hub cache snapshot,
-    where every file is such a link).
-
-    Raises:
-        CheckpointError: naming the index file and the shard.
-    """
-    parts = shard.replace("\\", "/").split("/")
-    if not shard or os.path.isabs(shard) or ".." in parts or ":" in parts[0]:
-        raise CheckpointError(
-            f"{index} names the shard {shard!r}, which is not a file name inside the "
-            f"checkpoint directory (absolute paths and '..' are refused).")
-    root = os.path.realpath(directory)
-    roots = [root]
-    if os.path.basename(os.path.dirname(root)) == "snapshots":  # huggingface_hub cache
-        roots.append(os.path.realpath(os.path.join(root, os.pardir, os.pardir, "blobs")))
-    path = os.path.join(directory, shard)
-    if not any(_inside(os.path.realpath(path), r) for r in roots):
-        raise CheckpointError(
-            f"{index} names the shard {shard!r}, which resolves to "
-            f"{os.path.realpath(path)}, outside the checkpoint directory {root} (a symlink?).")
-    return regular_file(path)
-
-
-def read_shard_index(index, directory):
-    """Read a `*.index.json` shard index: {shard path: [weight names]}.
-
-    Raises:
-        CheckpointError: the index is not valid JSON, has no `weight_map`
-            object mapping names to shard file names, or names a shard
-            outside the directory.
-    """
-    content = read_json_object(index, "shard index")
-    weight_map = content.get("weight_map")
-    if not isinstance(weight_map, dict):
-        raise CheckpointError(
-            f"{index} has no 'weight_map' object (weight name -> shard file); found "
-            f"{'no weight_map' if weight_map is None else type(weight_map).__name__}.")
-    shards = {}
-    for name, shard in weight_map.items():
-        if not isinstance(shard, str):
-            raise CheckpointError(
-                f"{index}: weight_map[{name!r}] must be a shard file name, received "
-                f"{shard!r}.")
-        shards.setdefault(shard, []).append(name)
-    return {shard_path(directory, shard, index): names for shard, names in sorted(shards.items())}
-
-
-WEIGHT_FILES = (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_torch_bin))
-
-
-def checkpoint_files(directory):
-    """The weight files `read_checkpoint` reads in `directory`, and their reader.
-
-    Returns:
-        (reader, {path: weight names listed by an index, or None}).
-    """
-    for filename, reader in WEIGHT_FILES:
-        path = os.path.join(directory, filename)
-        if os.path.lexists(path):
-            return reader, {regular_file(path): None}
-        index = path + ".index.json"
-        if os.path.lexists(index):
-            return reader, read_shard_index(index, directory)
-    raise CheckpointError(
-        f"No weights in {directory}: expected one of model.safetensors, "
-        f"pytorch_model.bin or their .index.json; found {sorted(os.listdir(directory))}.")
-
-
-def read_checkpoint(directory):
-    """Read the weights of a Hugging Face model directory.
-
-    Looks for, in order: `model.safetensors`, `model.safetensors.index.json`
-    (shards), `pytorch_model.bin`, `pytorch_model.bin.index.json` (shards).
-
-    Returns:
-        dict mapping weight name to `np.ndarray`.
-
-    Raises:
-        CheckpointError: none of these files exists, or one cannot be read
-            (the message names the file).
-    """
-    reader, files = checkpoint_files(directory)
-    tensors = {}
-    for path in files:
-        part = reader(path)
-        twice = sorted(set(part) & set(tensors))
-        if twice:
-            raise CheckpointError(f"{path} holds {twice[:5]}, already read from another shard.")
-        tensors.update(part)
-    return tensors
-
-
-def read_prefixed(directory, prefix):
-    """Only the tensors of a checkpoint directory whose names start with `prefix` (a task
-    head such as `qa_outputs.`), without reading the others where the format allows
-    (safetensors; a `.bin` is read whole).
-
-    Returns:
-        dict of weight name -> `np.ndarray` (empty when none matches).
-
-    Raises:
-        CheckpointError: as `read_checkpoint`.
-    """
-    from safetensors import safe_open
-
-    reader, files = checkpoint_files(directory)
-    tensors = {}
-    for path, names in files.items():
-        if names is not None and not any(n.startswith(prefix) for n in names):
-            continue
-        if reader is not read_safetensors:
-            tensors.update({n: v for n, v in reader(path).items() if n.startswith(prefix)})
-            continue
-        try:
-            with safe_open(path, framework="np") as f:
-                for name in f.keys():
-                    if name.startswith(prefix):
-                        tensors[name] = f.get_tensor(name)
-        except Exception as e:  # safetensors raises its own error types, and OSError
-            raise CheckpointError(
-                f"Cannot read {path}: it is not a valid safetensors file, or is truncated "
-                f"({type(e).__name__}: {e}).") from e
-    return tensors
 
 
 # === Weight names ===
@@ -496,6 +326,22 @@ def declared_parameters(kwargs, stored_layers):
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 
+def skip_reason(name, skip=()):
+    """Why checkpoint entry `name` is not a backbone weight (None: it should be one).
+
+    Args:
+        name: a weight name, the base-model prefix stripped (`normalize_names`).
+        skip: the family's pre-training head prefixes (`skipped_prefixes`).
+    """
+    if name in SKIPPED_NAMES:
+        return "buffers transformers recomputes"
+    if name.startswith(tuple(skip)):
+        return "the pre-training head, not part of a backbone"
+    if name.startswith(HEAD_PREFIXES):
+        return "a task head, not part of a backbone"
+    return None
+
+
 def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkpoint",
                 strict=False, needs_pooler=True):
     """Check checkpoint tensors against the weights a backbone holds (or its config implies).
@@ -515,14 +361,14 @@ def check_state(state, shapes, skip=(), pooler=(), family="bert", source="Checkp
             checkpoint without a pooler, as transformers' task classes do.
 
     Returns:
-        (skipped names, whether the pooler is missing).
+        ({skipped name: why it is not a backbone weight}, whether the pooler is missing).
 
     Raises:
         CheckpointError: listing every missing, unexpected, shape-mismatched and
             non-float weight.
     """
-    skip = tuple(skip) + HEAD_PREFIXES
-    skipped = sorted(n for n in state if n.startswith(skip) or n in SKIPPED_NAMES)
+    skipped = {n: skip_reason(n, skip) for n in state}
+    skipped = {n: reason for n, reason in sorted(skipped.items()) if reason}
     missing = [n for n in shapes if n not in state]
     pooler = tuple(pooler)
     no_pooler = bool(pooler) and all(n in missing for n in pooler)
@@ -563,7 +409,8 @@ def check_weight_bytes(count, nbytes, source="Checkpoint"):
             f"config is larger than its weights.")
 
 
-def set_hf_weights(backbone, state, strict=False, source="Checkpoint", needs_pooler=True):
+def set_hf_weights(backbone, state, strict=False, source="Checkpoint", needs_pooler=True,
+                   report=None):
     """Assign a Hugging Face checkpoint's tensors to `backbone`.
 
     Args:
@@ -573,32 +420,38 @@ def set_hf_weights(backbone, state, strict=False, source="Checkpoint", needs_poo
         strict: refuse non-finite values and a missing pooler instead of warning.
         source: the checkpoint named in messages.
         needs_pooler: False when nothing reads the pooled output: a missing pooler is then
-            neither an error (even with `strict`) nor a warning (an info line).
+            neither an error (even with `strict`) nor a warning (expected, at INFO).
+        report: a `WeightReport` to record into (a task's load, which adds its head and
+            finishes it); None: a report of this load alone, logged here.
 
     Raises:
         CheckpointError (a `ValueError`): listing every missing, unexpected,
             shape-mismatched and non-float weight; with `strict`, naming the tensors
             holding NaN or infinity. The family's pre-training heads
             (`backbone.skipped_prefixes`, e.g. BERT's `cls.predictions.*`), task heads
-            (`classifier.*`, ...) and the `embeddings.position_ids` buffer are skipped
-            with one log line; a checkpoint without the pooler keeps the pooler's random
-            initialisation, with a warning (as transformers does). Tensors holding NaN
-            or infinity are named in a warning.
+            (`classifier.*`, ...) and the `embeddings.position_ids` buffer are not used and
+            reported as such (`WeightReport`); a checkpoint without the pooler keeps the
+            pooler's random initialisation, reported as newly initialised (a warning when
+            the pooled output is read, as transformers does). Tensors holding NaN or
+            infinity are named in a warning.
     """
+    own_report = report is None
+    if own_report:
+        report = WeightReport(source)
     state = normalize_names(state, backbone.hf_prefix, source)
     weights = weight_map(backbone)
     skipped, no_pooler = check_state(
         state, {n: w.hf_shape() for n, w in weights.items()}, backbone.skipped_prefixes,
         backbone.pooler_names, family_name(backbone), source, strict, needs_pooler)
-    if skipped:
-        logger.info("Skipped %d checkpoint entries that are not backbone weights: %s",
-                    len(skipped), ", ".join(skipped))
-    if no_pooler and not needs_pooler:
-        logger.info("The checkpoint has no pooler weights (%s); the task head does not read "
-                    "the pooled output.", ", ".join(backbone.pooler_names))
-    elif no_pooler:
-        logger.warning("The checkpoint has no pooler weights (%s); pooled_output uses a "
-                       "randomly initialised pooler.", ", ".join(backbone.pooler_names))
+    for name, reason in skipped.items():
+        report.unused([name], reason, expected=True)
+    if no_pooler:
+        report.initialised(
+            backbone.pooler_names,
+            "the checkpoint has no pooler weights; nothing reads the pooled output"
+            if not needs_pooler else
+            "the checkpoint has no pooler weights; pooled_output uses a randomly "
+            "initialised pooler", expected=not needs_pooler)
     values, non_finite = {}, []
     for name in weights:
         if name in state:
@@ -614,6 +467,8 @@ def set_hf_weights(backbone, state, strict=False, source="Checkpoint", needs_poo
                        "refuse such checkpoints.", message)
     for name, value in values.items():
         weights[name].variable.assign(weights[name].to_keras(value))
+    if own_report:
+        report.finish(strict)
 
 
 def get_hf_weights(backbone, prefix="", pooler=True):
@@ -651,17 +506,16 @@ SIZE_ARGUMENTS = ("vocabulary_size", "num_layers", "num_heads", "hidden_size",
                   "intermediate_size", "max_sequence_length", "embedding_size")
 
 
-def load_backbone(cls, preset, strict=False, needs_pooler=True, **overrides):
+def load_backbone(cls, preset, strict=False, needs_pooler=True, report=None, **overrides):
     """Implementation of the backbones' `from_preset` (see `EncoderBackbone.from_preset`).
 
-    The config is checked, the weights read and checked against the config, and only
-    then is the backbone allocated (docs/security.md).
+    `preset` may be a `Preset` already read (a task's `from_preset` reads it once for the
+    backbone, the head and the encoder). The config is checked, the weights read and checked
+    against the config, and only then is the backbone allocated (docs/security.md).
+    `report`: as in `set_hf_weights`.
     """
-    directory = resolve_preset(preset)
-    config_path = os.path.join(directory, "config.json")
-    if not os.path.exists(config_path):
-        raise CheckpointError(f"No config.json in preset directory {directory}.")
-    config = read_json_object(config_path, "config")
+    preset = Preset.read(preset)
+    directory, config, config_path = preset.directory, preset.config, preset.config_path
     if is_keras_hub_preset(config) and cls.model_type == "bert":
         return _load_keras_hub(cls, directory, config, overrides)
     validate_hf_config(config, config_path)
@@ -675,9 +529,8 @@ def load_backbone(cls, preset, strict=False, needs_pooler=True, **overrides):
     validate_backbone_args(
         {k: kwargs[k] for k in SIZE_ARGUMENTS if kwargs.get(k) is not None},
         rates={k: kwargs[k] for k in ("dropout", "attention_dropout") if k in kwargs})
-    _, files = checkpoint_files(directory)
-    nbytes = sum(os.path.getsize(p) for p in files)
-    state = normalize_names(read_checkpoint(directory), cls.hf_prefix, directory)
+    nbytes = preset.nbytes
+    state = normalize_names(preset.tensors, cls.hf_prefix, directory)
     # Sized from the config alone (O(1)), before the per-weight shapes (which grow with
     # num_layers) are listed and long before anything is allocated.
     stored_layers = 1 if cls.shares_layers else kwargs["num_layers"]
@@ -700,7 +553,8 @@ def load_backbone(cls, preset, strict=False, needs_pooler=True, **overrides):
                                if not n.startswith(skip) and n not in SKIPPED_NAMES),
                            nbytes, directory)
     backbone = cls(**kwargs)
-    set_hf_weights(backbone, state, strict=strict, source=directory, needs_pooler=needs_pooler)
+    set_hf_weights(backbone, state, strict=strict, source=directory, needs_pooler=needs_pooler,
+                   report=report)
     return backbone
 
 

@@ -1,12 +1,9 @@
 """`backbone_from_preset`: the family backbone a Hugging Face directory's `model_type` names."""
 
-import os
-
-from bertcls.hub import resolve_preset
 from bertcls.models.albert import AlbertBackbone
 from bertcls.models.backbone import BertBackbone
 from bertcls.models.checkpoints import MODEL_TYPES, is_keras_hub_preset
-from bertcls.models.config import read_json_object
+from bertcls.models.checkpoint_files import Preset
 from bertcls.models.distilbert import DistilBertBackbone
 from bertcls.models.electra import ElectraBackbone
 from bertcls.models.roberta import RobertaBackbone, XLMRobertaBackbone
@@ -42,10 +39,13 @@ def backbone_from_preset(preset, **overrides):
 
     Reads `config.json`'s `model_type` (`bert`, `roberta`, `xlm-roberta`, `electra`,
     `albert`, `distilbert`; a keras-hub BERT preset is BERT) and calls that family's
-    `from_preset`.
+    `from_preset` on the preset as read (one resolution, one read of `config.json`). The
+    load is reported as every load is (`WeightReport`): a task checkpoint's head or a
+    pre-training head is named as not used, at INFO.
 
     Args:
-        preset: a local Hugging Face directory or a Hub id such as `"klue/roberta-base"`.
+        preset: a local Hugging Face directory, a Hub id such as `"klue/roberta-base"`, or a
+            `Preset` already read.
         **overrides: constructor arguments replacing the checkpoint's, and the loading
             options `strict` and `needs_pooler` (see `EncoderBackbone.from_preset`).
 
@@ -68,15 +68,26 @@ def backbone_from_preset(preset, **overrides):
     >>> type(backbone_from_preset(directory)).__name__
     'ElectraBackbone'
     """
-    directory, cls = preset_family(preset)
-    return cls.from_preset(directory, **overrides)
+    preset = Preset.read(preset)
+    return preset_backbone_class(preset).from_preset(preset, **overrides)
+
+
+def preset_backbone_class(preset):
+    """The backbone class a read `Preset`'s `config.json` names (a keras-hub BERT preset
+    gives `BertBackbone`).
+
+    Raises:
+        ValueError: an unsupported `model_type`.
+    """
+    config = preset.config
+    return BertBackbone if is_keras_hub_preset(config) else backbone_class(config)
 
 
 def preset_family(preset):
     """The local directory of a preset and the backbone class its `config.json` names.
 
     Args:
-        preset: a local Hugging Face directory or a Hub id.
+        preset: a local Hugging Face directory, a Hub id or a `Preset`.
 
     Returns:
         `(directory, backbone class)`; a keras-hub BERT preset gives `BertBackbone`.
@@ -85,9 +96,5 @@ def preset_family(preset):
         bertcls.PresetError: the preset cannot be found.
         ValueError: no readable `config.json`, or an unsupported `model_type`.
     """
-    directory = resolve_preset(preset)
-    config_path = os.path.join(directory, "config.json")
-    if not os.path.exists(config_path):
-        raise ValueError(f"No config.json in preset directory {directory}.")
-    config = read_json_object(config_path, "config")
-    return directory, BertBackbone if is_keras_hub_preset(config) else backbone_class(config)
+    preset = Preset.read(preset)
+    return preset.directory, preset_backbone_class(preset)

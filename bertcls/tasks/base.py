@@ -19,7 +19,11 @@ def feature_inputs():
 
 class Task(keras.Model):
     """What the task models share: label checks in fit/evaluate, compile on load,
-    deserializing the layers in their config."""
+    deserializing the layers in their config, publishing to the Hub."""
+
+    # The transformers task architecture suffix this class reads and writes
+    # (`bertcls.tasks.pretrained.HF_TASKS`); None: none.
+    hf_task = None
 
     def _wire(self, backbone, head, encoder, **kwargs):
         """Build the functional graph, the encoder's dict -> backbone -> head (which also
@@ -34,6 +38,32 @@ class Task(keras.Model):
         outputs = head(features)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         return outputs
+
+    def push_to_hub(self, repo_id, token=None, private=None, commit_message=None, **options):
+        """`save_pretrained` into a temporary directory, then upload exactly that directory
+        to the Hugging Face Hub repository `repo_id` (`bertcls.hub.upload_directory`).
+
+        Args:
+            repo_id: `"namespace/name"`.
+            token, private, commit_message: as in `bertcls.hub.upload_directory`.
+            **options: passed to `save_pretrained` (`labels`, and the model card's
+                `base_model`, `results`, `language`, `license`, ...).
+
+        Returns:
+            The upload's commit information.
+
+        Raises:
+            bertcls.PresetError: a malformed `repo_id`.
+            ValueError: what `save_pretrained` raises (e.g. a custom head).
+        """
+        import tempfile
+
+        from bertcls.hub import upload_directory
+
+        with tempfile.TemporaryDirectory() as directory:
+            self.save_pretrained(directory, **options)
+            return upload_directory(directory, repo_id, token=token, private=private,
+                                    commit_message=commit_message)
 
     def fit(self, x=None, y=None, **kwargs):
         check_data(self, x, y)

@@ -7,7 +7,7 @@ from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.heads import POOLINGS, BertHead
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
-from bertcls.tasks.pretrained import load_task_parts, save_task_pretrained
+from bertcls.tasks.pretrained import load_task, read_settings, save_task_pretrained
 from bertcls.text.inputs import pair_or_text
 
 
@@ -54,6 +54,9 @@ class BertClassifier(Task):
             `["entailment", "neutral", "contradiction"]`; for binary, the names of 0 and 1).
             Saved with the model; `predict_texts`/`predict_text` then answer with names and
             `label_ids(names)` maps names to the ids `fit` takes.
+        binary: None (default): two classes, single-label, is one sigmoid unit (the
+            tutorial's binary model); False: a 2-unit softmax head instead (what a 2-label
+            transformers checkpoint holds); True: insist on the sigmoid unit.
 
     Call arguments:
         inputs: dict of int `input_ids`, `attention_mask`, `token_type_ids` `(batch, length)`.
@@ -77,8 +80,10 @@ class BertClassifier(Task):
     ((2,), (2,))
     """
 
+    hf_task = "SequenceClassification"
+
     def __init__(self, backbone, num_classes=None, multi_label=False, pooling=None,
-                 dropout=0.0, head=None, encoder=None, labels=None, **kwargs):
+                 dropout=0.0, head=None, encoder=None, labels=None, binary=None, **kwargs):
         labels = _check_names(labels, num_classes)
         if num_classes is None:
             num_classes = len(labels) if labels is not None else 2
@@ -97,7 +102,14 @@ class BertClassifier(Task):
             raise ValueError(
                 f"pooling='pooled' needs a backbone with a pooler; {type(backbone).__name__} "
                 f"has none. Use pooling=None (the family's head), 'cls' or 'mean'.")
-        binary = num_classes == 2 and not multi_label
+        if binary is None:
+            binary = num_classes == 2 and not multi_label
+        elif binary not in (True, False):
+            raise ValueError(f"`binary` must be None, True or False, received {binary!r}.")
+        elif binary and (num_classes != 2 or multi_label):
+            raise ValueError(
+                f"`binary=True` (one sigmoid unit) needs num_classes=2 and multi_label=False, "
+                f"received num_classes={num_classes!r}, multi_label={multi_label!r}.")
         # === Layers ===
         if head is None:
             head = BertHead(
@@ -121,30 +133,99 @@ class BertClassifier(Task):
                 f"has shape {outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, num_classes=None, multi_label=False, max_seq_len=128,
-                    strict=False, **kwargs):
-        """Backbone and encoder from a Hugging Face directory or Hub id, new head.
+    def from_preset(cls, preset, num_classes=None, multi_label=None, max_seq_len=None,
+                    strict=False, new_head=False, labels=None, binary=None, **kwargs):
+        """A classifier from a Hugging Face directory or Hub id, with the checkpoint's own
+        head when it has one.
+
+        A `*ForSequenceClassification` checkpoint of any family (one transformers wrote, or
+        this class's `save_pretrained`) loads with its head: `num_labels`, `problem_type`
+        (single-label softmax, a 2-label checkpoint included; multi-label sigmoid) and
+        `id2label` (the label names; transformers' default `LABEL_0`, `LABEL_1`, ... mean
+        none) come from `config.json`, and the probabilities equal softmax (sigmoid) of
+        transformers' logits. A base or pre-training checkpoint (`klue/bert-base`) gets a
+        new head: `num_classes` (default 2) and `multi_label` say which. As in keras-hub,
+        `from_preset(x)` keeps a preset's head; bertcls refuses a `num_classes` that
+        disagrees with it rather than dropping it silently: pass `new_head=True` for a new
+        one. Every load logs one report of unused and newly initialised weights
+        (`WeightReport`).
 
         The backbone's family comes from `config.json`'s `model_type`
         (`bertcls.backbone_from_preset`), the encoder from the tokenizer files present
-        (`bertcls.encoder_from_preset`: WordPiece or SentencePiece); the head is that
-        family's (see `pooling`).
+        (`bertcls.encoder_from_preset`: WordPiece or SentencePiece).
 
         Args:
-            preset: local directory (config.json, weights, vocab.txt) or Hub id.
-            num_classes, multi_label: the task, as in the constructor.
+            preset: local directory (config.json, weights, tokenizer files) or Hub id.
+            num_classes, multi_label, labels, binary: the task, as in the constructor; None:
+                the checkpoint's (a value that disagrees with its head is an error unless
+                `new_head`).
             max_seq_len: the encoder's maximum length (at most the checkpoint's
-                `max_position_embeddings`).
-            strict: refuse a checkpoint with NaN/infinite weights, or without a pooler
-                when the head reads one (`pooling="pooled"`, BERT's and ALBERT's default
-                head; `BertBackbone.from_preset`).
-            **kwargs: other constructor arguments (`labels`, `pooling`, `dropout`, `head`).
+                `max_position_embeddings`); None: the length a bertcls `save_pretrained`
+                recorded, else 128.
+            strict: refuse a checkpoint with NaN/infinite weights, an unexpected tensor or a
+                missing weight (a pooler the head reads, a head tensor), or a new head the
+                call did not ask for.
+            new_head: a new, randomly initialised head even when the checkpoint has one
+                (the checkpoint's head is then reported as not used).
+            **kwargs: other constructor arguments (`pooling`, `dropout`, `head`; a
+                `pooling` or `head` other than the family's means a new head).
+
+        Raises:
+            ValueError: the checkpoint's head is another task's (a tagger's, a regressor's:
+                the message names the class to use), or the task arguments disagree with it.
+            bertcls.CheckpointError: unreadable or mismatched weights; see `strict`.
+
+        Example:
+
+        >>> import tempfile
+        >>> from bertcls import ElectraBackbone, FeatureEncoder
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "bad", "movie"]
+        >>> backbone = ElectraBackbone(vocabulary_size=7, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> model = BertClassifier(backbone, labels=["neg", "neu", "pos"],
+        ...                        encoder=FeatureEncoder(vocab, max_seq_len=8))
+        >>> directory = model.save_pretrained(tempfile.mkdtemp())
+        >>> loaded = BertClassifier.from_preset(directory)
+        >>> loaded.labels, loaded.encoder.max_seq_len
+        (['neg', 'neu', 'pos'], 8)
+        >>> bool(np.allclose(loaded.predict_texts(["good movie"])["probabilities"],
+        ...                  model.predict_texts(["good movie"])["probabilities"], atol=1e-6))
+        True
         """
-        pooling = kwargs.get("pooling") if kwargs.get("head") is None else "pooled"
-        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
-                                               pooling=pooling)
-        return cls(backbone, num_classes=num_classes, multi_label=multi_label,
-                   encoder=encoder, **kwargs)
+        task_args = dict(num_classes=num_classes, multi_label=multi_label, labels=labels,
+                         binary=binary)
+        return load_task(cls, preset, task_args, max_seq_len=max_seq_len, strict=strict,
+                         new_head=new_head, **kwargs)
+
+    @classmethod
+    def preset_arguments(cls, found, num_classes=None, multi_label=None, labels=None,
+                         binary=None):
+        """Constructor arguments from the checkpoint's head (`found`, a `CheckpointHead`,
+        or None for a new head) and the caller's task arguments, which must agree with it."""
+        if found is None:
+            return dict(num_classes=num_classes, multi_label=bool(multi_label), labels=labels,
+                        binary=binary)
+        found_multi = found.problem_type == "multi_label_classification"
+        n = found.num_labels
+        names = labels if labels is not None else found.labels
+        saved_binary = read_settings(found, "binary", bool, False)
+        problems = []
+        if num_classes is not None and num_classes != n:
+            problems.append(f"num_classes={num_classes!r}")
+        if multi_label is not None and bool(multi_label) != found_multi:
+            problems.append(f"multi_label={multi_label!r}")
+        if labels is not None and len(labels) != n:
+            problems.append(f"{len(labels)} labels")
+        if binary and (n != 2 or found_multi):
+            problems.append("binary=True")
+        if problems:
+            raise ValueError(
+                f"{', '.join(problems)} disagree{'s' if len(problems) == 1 else ''} with the "
+                f"checkpoint's {found.architecture} head ({found.problem_type}, {n} labels"
+                f"{': ' + ', '.join(found.labels) if found.labels else ''}). Leave them out "
+                f"to use the checkpoint's head, or pass new_head=True for a new one.")
+        return dict(num_classes=n, multi_label=found_multi, labels=names,
+                    binary=saved_binary if binary is None else binary)
 
     # --- Training defaults -----------------------------------------------------------------
 
@@ -297,7 +378,7 @@ class BertClassifier(Task):
 
     # --- Hugging Face ----------------------------------------------------------------------
 
-    def save_pretrained(self, directory, labels=None):
+    def save_pretrained(self, directory, labels=None, **card):
         """Write this classifier for transformers' `AutoModelForSequenceClassification`.
 
         The backbone's weights under its family's names, the head under transformers'
@@ -307,13 +388,20 @@ class BertClassifier(Task):
         `tokenizer_config.json`. softmax (sigmoid for multi-label) of transformers' logits
         equals this model's probabilities; a binary classifier is written as two logits
         `[0, z]` for its sigmoid logit `z`, so `softmax(logits)[:, 1]` is its probability
-        (see `bertcls.tasks.pretrained`). `bertcls.backbone_from_preset(directory)` reads
-        the backbone back (the head is skipped).
+        (see `bertcls.tasks.pretrained`). `config.json`'s `bertcls` block records what
+        transformers has no key for (the sigmoid binary head, the encoder's `max_seq_len`).
+        `BertClassifier.from_preset(directory)` reads it all back, head and label names
+        included; `bertcls.backbone_from_preset(directory)` the backbone alone. A model card
+        (`README.md` with the Hub's YAML metadata) is written beside it.
 
         Args:
             directory: output directory (created if missing).
             labels: optional class names, index = class id (default: the model's `labels`,
                 else `LABEL_0`, ...).
+            **card: model card fields (`bertcls.tasks.model_card.model_card`):
+                `base_model`, `results` (e.g. `{"dataset": "NSMC", "split": "test",
+                "metric": "accuracy", "value": 0.90}`), `language`, `license`,
+                `model_name`, `tags`.
 
         Returns:
             The directory path.
@@ -331,7 +419,7 @@ class BertClassifier(Task):
         >>> directory = BertClassifier(backbone, num_classes=3).save_pretrained(
         ...     tempfile.mkdtemp(), labels=["neg", "neu", "pos"])
         >>> sorted(os.listdir(directory))
-        ['config.json', 'model.safetensors']
+        ['README.md', 'config.json', 'model.safetensors']
         """
         if labels is None:
             labels = self.labels or [f"LABEL_{i}" for i in range(self.num_classes)]
@@ -341,7 +429,8 @@ class BertClassifier(Task):
         return save_task_pretrained(
             self, directory, "SequenceClassification", list(labels),
             "multi_label_classification" if self.multi_label
-            else "single_label_classification", binary=self.binary)
+            else "single_label_classification",
+            settings={"binary": True} if self.binary else {}, card=card)
 
     # --- Serialization ---------------------------------------------------------------------
 
@@ -355,6 +444,7 @@ class BertClassifier(Task):
             "multi_label": self.multi_label,
             "pooling": self.pooling,
             "dropout": self.dropout,
+            "binary": self.binary,
             "head": keras.saving.serialize_keras_object(self.head),
             "encoder": (None if self.encoder is None
                         else keras.saving.serialize_keras_object(self.encoder)),

@@ -10,7 +10,7 @@ from keras import ops
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.prediction import predict_features, width_batches
-from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
+from bertcls.tasks.pretrained import load_task, save_task_pretrained
 from bertcls.tasks.qa_answers import best_answers
 from bertcls.tasks.qa_windows import encode_qa
 
@@ -144,40 +144,54 @@ class BertQuestionAnswerer(Task):
                 f"The head must output (batch, length, 2) start/end logits, its output has "
                 f"shape {outputs.shape}.")
 
+    hf_task = "QuestionAnswering"
+
     @classmethod
-    def from_preset(cls, preset, max_seq_len=384, strict=False, **kwargs):
+    def from_preset(cls, preset, max_seq_len=None, strict=False, new_head=False, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id; the span head is the
         checkpoint's `qa_outputs` when it has one (a `*ForQuestionAnswering` checkpoint of
-        any family, e.g. one written by `save_pretrained`), a new one otherwise.
+        any family, e.g. one written by `save_pretrained`), a new one otherwise (reported as
+        newly initialised). A classification or tagging checkpoint is an error naming the
+        class that loads it, unless `new_head=True`.
 
         The backbone's family comes from `config.json`'s `model_type`, the encoder from the
         tokenizer files present (`bertcls.encoder_from_preset`: WordPiece or SentencePiece).
 
         Args:
             preset: local directory or Hub id.
-            max_seq_len: the window length.
-            strict: refuse NaN/infinite weights (a missing pooler is fine: the span head
-                never reads it).
+            max_seq_len: the window length; None: the one `save_pretrained` recorded, else
+                384 (at most the checkpoint's positions).
+            strict: refuse NaN/infinite weights, unexpected tensors and missing weights (a
+                missing pooler is fine: the span head never reads it).
+            new_head: a new span head even when the checkpoint has one.
             **kwargs: other constructor arguments (`doc_stride`, `max_question_len`, ...).
         """
-        return load_qa_preset(cls, preset, max_seq_len=max_seq_len, strict=strict, **kwargs)
+        return load_task(cls, preset, {}, max_seq_len=max_seq_len, strict=strict,
+                         new_head=new_head, default_max_seq_len=384, **kwargs)
 
-    def save_pretrained(self, directory):
+    @classmethod
+    def preset_arguments(cls, found):
+        """No task arguments: a span head is two logits per token."""
+        return {}
+
+    def save_pretrained(self, directory, **card):
         """Write a Hugging Face `*ForQuestionAnswering` checkpoint of the backbone's family
         (`BertForQuestionAnswering`, `RobertaForQuestionAnswering`, ...): `config.json`,
         `model.safetensors` (`bert.*` / `roberta.*` / ... without the pooler, which
-        transformers' QA models lack, and `qa_outputs.*`) and, with an encoder, its tokenizer
-        files (`vocab.txt` or the SentencePiece model, and `tokenizer_config.json`).
-        `transformers.AutoModelForQuestionAnswering.from_pretrained(directory)` gives the
-        same start/end logits.
+        transformers' QA models lack, and `qa_outputs.*`), with an encoder its tokenizer
+        files (`vocab.txt` or the SentencePiece model, and `tokenizer_config.json`), and a
+        model card. `transformers.AutoModelForQuestionAnswering.from_pretrained(directory)`
+        gives the same start/end logits; `BertQuestionAnswerer.from_preset(directory)` reads
+        it back.
 
         Args:
             directory: output directory (created if missing).
+            **card: model card fields, as in `BertClassifier.save_pretrained`.
 
         Returns:
             The directory path.
         """
-        return save_qa_pretrained(self, directory)
+        return save_task_pretrained(self, directory, "QuestionAnswering", card=card)
 
     # --- Training --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import numpy as np
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.correlation import StreamingPearson
 from bertcls.tasks.heads import POOLINGS, BertHead
-from bertcls.tasks.pretrained import load_task_parts
+from bertcls.tasks.pretrained import load_task, save_task_pretrained
 from bertcls.tasks.prediction import (count_texts, predict_features, predict_strings,
                                       sorted_batches, text_encoder)
 from bertcls.text.inputs import pair_or_text
@@ -60,6 +60,8 @@ class BertRegressor(Task):
     >>> score = model.predict_text(("a man cooks", "a man cooks"))
     """
 
+    hf_task = "SequenceClassification"
+
     def __init__(self, backbone, num_outputs=1, pooling=None, dropout=0.1, head=None,
                  encoder=None, **kwargs):
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
@@ -89,24 +91,76 @@ class BertRegressor(Task):
                 f"{outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, num_outputs=1, max_seq_len=128, strict=False, **kwargs):
-        """Backbone and encoder from a Hugging Face directory or Hub id, new regression head.
+    def from_preset(cls, preset, num_outputs=None, max_seq_len=None, strict=False,
+                    new_head=False, **kwargs):
+        """A regressor from a Hugging Face directory or Hub id, with the checkpoint's own
+        head when it has one.
 
-        The backbone's family comes from `config.json`'s `model_type`, the encoder from the
-        tokenizer files present (`bertcls.encoder_from_preset`: WordPiece or SentencePiece).
+        A `*ForSequenceClassification` checkpoint with `problem_type: regression` (or one
+        label and no `problem_type`, as transformers reads it), e.g. an STS cross-encoder or
+        this class's `save_pretrained`, loads with its head: the outputs equal transformers'
+        logits. A base or pre-training checkpoint gets a new head of `num_outputs` (default
+        1). A classification checkpoint is an error naming `BertClassifier` unless
+        `new_head=True`. The backbone's family comes from `config.json`'s `model_type`, the
+        encoder from the tokenizer files present. One report of unused and newly
+        initialised weights is logged (`WeightReport`).
 
         Args:
             preset: local directory (config.json, weights, tokenizer files) or Hub id.
-            num_outputs: real-valued targets per example.
-            max_seq_len: the encoder's maximum length (of the pair, for pairs).
-            strict: refuse NaN/infinite weights, and a missing pooler when the head reads
-                it (`BertBackbone.from_preset`).
+            num_outputs: real-valued targets per example; None: the checkpoint's.
+            max_seq_len: the encoder's maximum length (of the pair, for pairs); None: the
+                one `save_pretrained` recorded, else 128.
+            strict: refuse NaN/infinite weights, unexpected tensors and missing weights.
+            new_head: a new head even when the checkpoint has one.
             **kwargs: other constructor arguments (`pooling`, `dropout`, `head`).
+
+        Example:
+
+        >>> import tempfile
+        >>> from bertcls import RobertaBackbone
+        >>> backbone = RobertaBackbone(vocabulary_size=9, num_layers=1, num_heads=2,
+        ...                            hidden_size=8, intermediate_size=16)
+        >>> directory = BertRegressor(backbone).save_pretrained(tempfile.mkdtemp())
+        >>> BertRegressor.from_preset(directory, max_seq_len=8).num_outputs
+        1
         """
-        pooling = kwargs.get("pooling") if kwargs.get("head") is None else "pooled"
-        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
-                                               pooling=pooling)
-        return cls(backbone, num_outputs=num_outputs, encoder=encoder, **kwargs)
+        return load_task(cls, preset, dict(num_outputs=num_outputs), max_seq_len=max_seq_len,
+                         strict=strict, new_head=new_head, **kwargs)
+
+    @classmethod
+    def preset_arguments(cls, found, num_outputs=None):
+        """Constructor arguments from the checkpoint's head (`found`, or None for a new
+        head) and the caller's `num_outputs`, which must agree with it."""
+        if found is None:
+            return dict(num_outputs=1 if num_outputs is None else num_outputs)
+        if num_outputs is not None and num_outputs != found.num_labels:
+            raise ValueError(
+                f"num_outputs={num_outputs!r} disagrees with the checkpoint's "
+                f"{found.architecture} regression head ({found.num_labels} outputs). Leave it "
+                f"out to use the checkpoint's head, or pass new_head=True for a new one.")
+        return dict(num_outputs=found.num_labels)
+
+    def save_pretrained(self, directory, **card):
+        """Write this regressor for transformers' `AutoModelForSequenceClassification`
+        (`num_labels = num_outputs`, `problem_type: regression`): the backbone under its
+        family's names, the head under transformers' (as `BertClassifier.save_pretrained`),
+        the tokenizer files and a model card. transformers' logits equal this model's
+        outputs; `BertRegressor.from_preset(directory)` reads it back.
+
+        Args:
+            directory: output directory (created if missing).
+            **card: model card fields, as in `BertClassifier.save_pretrained`.
+
+        Returns:
+            The directory path.
+
+        Raises:
+            ValueError: a custom head, or a pooling transformers' class for this family does
+                not have.
+        """
+        return save_task_pretrained(
+            self, directory, "SequenceClassification",
+            [f"LABEL_{i}" for i in range(self.num_outputs)], "regression", card=card)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Keras `compile` with defaults Adam(5e-5), mean squared error and

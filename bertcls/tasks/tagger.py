@@ -7,7 +7,7 @@ from keras import ops
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
-from bertcls.tasks.pretrained import load_task_parts, save_task_pretrained
+from bertcls.tasks.pretrained import load_task, read_settings, save_task_pretrained
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
 
 
@@ -159,6 +159,8 @@ class BertTagger(Task):
     1
     """
 
+    hf_task = "TokenClassification"
+
     def __init__(self, backbone, tags=None, num_tags=None, dropout=0.1, head=None,
                  encoder=None, level="char", **kwargs):
         if tags is not None:
@@ -195,16 +197,61 @@ class BertTagger(Task):
                 f"{outputs.shape}.")
 
     @classmethod
-    def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=128, strict=False,
-                    **kwargs):
-        """Backbone (any family, from `config.json`'s `model_type`) and encoder (from the
-        tokenizer files present) from a Hugging Face directory or Hub id, new tagging head
-        (`strict` as in `BertBackbone.from_preset`; the tagger never reads the pooler, so a
-        checkpoint without one is accepted)."""
-        pooling = "pooled" if kwargs.get("head") is not None else "tokens"
-        _, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
-                                               pooling=pooling)
-        return cls(backbone, tags=tags, num_tags=num_tags, encoder=encoder, **kwargs)
+    def from_preset(cls, preset, tags=None, num_tags=None, max_seq_len=None, strict=False,
+                    new_head=False, level=None, **kwargs):
+        """A tagger from a Hugging Face directory or Hub id, with the checkpoint's own head
+        when it has one.
+
+        A `*ForTokenClassification` checkpoint of any family (transformers', or this class's
+        `save_pretrained`) loads with its `classifier` head, `id2label` as the tags and the
+        recorded `level`; softmax of transformers' logits equals the probabilities. A base or
+        pre-training checkpoint gets a new head of `tags` / `num_tags`. Tags that disagree
+        with the checkpoint's head are an error unless `new_head=True`; a sequence
+        classification or QA checkpoint is an error naming the class that loads it. The
+        tagger never reads the pooler, so a checkpoint without one loads under `strict`.
+        One report of unused and newly initialised weights is logged (`WeightReport`).
+
+        Args:
+            preset: local directory or Hub id.
+            tags, num_tags, level: as in the constructor; None: the checkpoint's.
+            max_seq_len: the encoder's length; None: the one `save_pretrained` recorded,
+                else 128 (at most the checkpoint's positions).
+            strict: refuse NaN/infinite weights, unexpected tensors and missing weights.
+            new_head: a new head even when the checkpoint has one.
+            **kwargs: other constructor arguments (`dropout`, `head`).
+
+        Example:
+
+        >>> import tempfile
+        >>> from bertcls import BertBackbone, FeatureEncoder
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "kim", "went", "to", "seoul"]
+        >>> backbone = BertBackbone(vocabulary_size=8, num_layers=1, num_heads=2,
+        ...                         hidden_size=8, intermediate_size=16)
+        >>> tagger = BertTagger(backbone, tags=["O", "B-PS", "I-PS"], level="word",
+        ...                     encoder=FeatureEncoder(vocab, max_seq_len=8))
+        >>> loaded = BertTagger.from_preset(tagger.save_pretrained(tempfile.mkdtemp()))
+        >>> loaded.tags, loaded.level
+        (['O', 'B-PS', 'I-PS'], 'word')
+        """
+        return load_task(cls, preset, dict(tags=tags, num_tags=num_tags, level=level),
+                         max_seq_len=max_seq_len, strict=strict, new_head=new_head, **kwargs)
+
+    @classmethod
+    def preset_arguments(cls, found, tags=None, num_tags=None, level=None):
+        """Constructor arguments from the checkpoint's head (`found`, or None for a new
+        head) and the caller's, which must agree with it."""
+        level = level or read_settings(found, "level", str, "char")
+        if found is None:
+            return dict(tags=tags, num_tags=num_tags, level=level)
+        n = found.num_labels
+        if (tags is not None and len(tags) != n) or (num_tags is not None and num_tags != n):
+            raise ValueError(
+                f"tags={tags!r}, num_tags={num_tags!r} disagree with the checkpoint's "
+                f"{found.architecture} head ({n} tags"
+                f"{': ' + ', '.join(found.labels) if found.labels else ''}). Leave them out "
+                f"to use the checkpoint's head, or pass new_head=True for a new one.")
+        names = tags if tags is not None else found.labels
+        return dict(tags=names, num_tags=None if names is not None else n, level=level)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Keras `compile` with defaults Adam(5e-5), `MaskedSparseCategoricalCrossentropy`
@@ -268,16 +315,19 @@ class BertTagger(Task):
             raise ValueError(f"predict_text takes one string, received {type(text).__name__}.")
         return self.predict_texts([text], batch_size=1)[0]
 
-    def save_pretrained(self, directory):
+    def save_pretrained(self, directory, **card):
         """Write this tagger for transformers' `AutoModelForTokenClassification`.
 
         The backbone's weights under its family's names, the head as `classifier`,
         `config.json` with `architectures` and `id2label` (the tags, or `LABEL_i`), and the
         encoder's tokenizer files. softmax of transformers' logits equals this model's
-        probabilities.
+        probabilities. `config.json`'s `bertcls` block records the `level` and the encoder's
+        `max_seq_len`, and a model card (`README.md`) is written; `BertTagger.from_preset`
+        reads the directory back whole.
 
         Args:
             directory: output directory (created if missing).
+            **card: model card fields, as in `BertClassifier.save_pretrained`.
 
         Returns:
             The directory path.
@@ -294,7 +344,8 @@ class BertTagger(Task):
         ['ElectraForTokenClassification']
         """
         tags = self.tags or [f"LABEL_{i}" for i in range(self.num_tags)]
-        return save_task_pretrained(self, directory, "TokenClassification", tags, None)
+        return save_task_pretrained(self, directory, "TokenClassification", tags,
+                                    settings={"level": self.level}, card=card)
 
     def get_config(self):
         return {

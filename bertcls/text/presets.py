@@ -46,7 +46,7 @@ def _token(config, name):
     return token if isinstance(token, str) and token else None
 
 
-def encoder_from_preset(preset, **overrides):
+def encoder_from_preset(preset, model_config=None, **overrides):
     """The feature encoder for a Hugging Face checkpoint directory or Hub id.
 
     `vocab.txt` (and a BERT-family `tokenizer_class`) gives a `FeatureEncoder`;
@@ -66,6 +66,8 @@ def encoder_from_preset(preset, **overrides):
 
     Args:
         preset: a local directory or a Hub id.
+        model_config: the `config.json` dict when the caller has read it already (a task's
+            `from_preset`, which reads it once); None: read here.
         **overrides: constructor arguments that replace what the files say (`max_seq_len`,
             `padding`, ...).
 
@@ -85,7 +87,8 @@ def encoder_from_preset(preset, **overrides):
     """
     directory = resolve_preset(preset)
     config = _read_json(os.path.join(directory, "tokenizer_config.json"))
-    model_config = _read_json(os.path.join(directory, "config.json"))
+    if model_config is None:
+        model_config = _read_json(os.path.join(directory, "config.json"))
     tokenizer_class = config.get("tokenizer_class")
     model_type = model_config.get("model_type")
     spm_file = next((os.path.join(directory, name) for name in SENTENCEPIECE_FILES

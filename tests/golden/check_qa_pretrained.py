@@ -1,6 +1,7 @@
 """Check that transformers loads a `BertQuestionAnswerer.save_pretrained` directory with its QA
 head, to the same logits. Run in the reference venv (torch + transformers), never in the test
-process (tests/test_qa_checkpoints.py runs it in a subprocess when the reference environment exists (tests/reference/make_env.sh)):
+process (tests/test_qa_checkpoints.py runs it in a subprocess when the reference environment
+exists: bash tests/reference/make_env.sh):
 
     .refvenv/bin/python tests/golden/check_qa_pretrained.py <saved_dir> <golden.npz>
 
