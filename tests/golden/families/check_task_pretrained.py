@@ -6,7 +6,7 @@ tests/test_family_tasks.py::test_save_pretrained_loads_in_transformers runs it a
     .refvenv/bin/python tests/golden/families/check_task_pretrained.py MANIFEST
 
 MANIFEST is a JSON list of {"directory", "kind" ("sequence" | "token" | "qa"), "mode"
-("binary" | "multiclass" | "multilabel" | "tags" | "span"), "expected" (an .npz with the
+("binary" | "multiclass" | "multilabel" | "regression" | "tags" | "span"), "expected" (an .npz with the
 inputs and bertcls' probabilities, or for "qa" its `start_logits` / `end_logits`)}.
 Each directory is loaded with `AutoModelForSequenceClassification` /
 `AutoModelForTokenClassification` (eager attention, every weight must match: no missing,
@@ -54,6 +54,8 @@ def check(entry):
         logits = model(**feed).logits
     if entry["mode"] == "multilabel":
         probabilities = torch.sigmoid(logits).numpy()
+    elif entry["mode"] == "regression":
+        probabilities = logits.numpy()
     else:
         probabilities = torch.softmax(logits, dim=-1).numpy()
     if entry["mode"] == "binary":
