@@ -3,6 +3,7 @@ step, `from_preset` dispatch, and `save_pretrained` loading in transformers with
 probabilities (checked in a subprocess with the reference venv; skipped without it)."""
 
 import json
+import logging
 import os
 import shutil
 
@@ -11,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES, requires_refvenv, run_example, run_reference
 
-from bertcls import (AlbertBackbone, BertBackbone, BertClassifier, BertHead, BertTagger,
-                     DistilBertBackbone, ElectraBackbone, FeatureEncoder, RobertaBackbone,
-                     XLMRobertaBackbone, backbone_from_preset)
+from bertcls import (AlbertBackbone, BertBackbone, BertClassifier, BertHead, BertRegressor,
+                     BertTagger, DistilBertBackbone, ElectraBackbone, FeatureEncoder,
+                     RobertaBackbone, XLMRobertaBackbone, backbone_from_preset)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES_DIR = os.path.join(REPO, "tests", "golden", "families")
@@ -153,29 +154,78 @@ CLASSIFIER_CASES = {  # family -> (num_classes, multi_label, mode)
 }
 
 
+# mode -> label names given to the model (None: unnamed, written as LABEL_0, ...).
+LABELS = {"binary": ["부정", "긍정"], "multiclass": None, "multilabel": ["joy", "anger", "fear"]}
+
+
+def build_task(family, kind, encoder):
+    """One task model of `kind` ("sequence", "regression" or "token") on `family`."""
+    if kind == "sequence":
+        num_classes, multi_label, mode = CLASSIFIER_CASES[family]
+        return BertClassifier(BUILDERS[family](), num_classes=num_classes,
+                              multi_label=multi_label, encoder=encoder,
+                              labels=LABELS[mode]), mode
+    if kind == "regression":
+        return BertRegressor(BUILDERS[family](), encoder=encoder), "regression"
+    return BertTagger(BUILDERS[family](), tags=["O", "B-PS", "I-PS", "B-LC"], encoder=encoder,
+                      level="word" if family in ("bert", "electra") else "char"), "tags"
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, encoder):
-    """Save one classifier and one tagger per family; return the manifest entries."""
+    """Save one classifier, one regressor and one tagger per family (every weight random,
+    a few trained steps first); return the manifest entries."""
     tmp_path = tmp_path_factory.mktemp("saved")
     x = features(encoder)
     entries = []
-    for family, (num_classes, multi_label, mode) in CLASSIFIER_CASES.items():
-        for kind in ("sequence", "token"):
-            if kind == "sequence":
-                model = BertClassifier(BUILDERS[family](), num_classes=num_classes,
-                                       multi_label=multi_label, encoder=encoder)
-            else:
-                model = BertTagger(BUILDERS[family](), tags=["O", "B-PS", "I-PS", "B-LC"],
-                                   encoder=encoder)
+    for family in CLASSIFIER_CASES:
+        for kind in ("sequence", "regression", "token"):
+            model, mode = build_task(family, kind, encoder)
             randomize(model, seed=len(entries))
             directory = str(tmp_path / f"{family}_{kind}")
             model.save_pretrained(directory)
             expected = str(tmp_path / f"{family}_{kind}.npz")
             np.savez(expected, probabilities=probabilities(model, x), **x)
-            entries.append({"directory": directory, "kind": kind, "expected": expected,
-                            "mode": mode if kind == "sequence" else "tags",
-                            "family": family})
+            entries.append({"directory": directory, "expected": expected, "mode": mode,
+                            "kind": "token" if kind == "token" else "sequence",
+                            "family": family, "class": type(model).__name__,
+                            "labels": getattr(model, "labels", getattr(model, "tags", None)),
+                            "level": getattr(model, "level", None)})
     return entries
+
+
+def test_save_pretrained_round_trips_through_from_preset(saved, caplog):
+    """save_pretrained -> from_preset with no task argument: the same outputs, label names,
+    head kind and encoder length, and a load that needs no warning."""
+    caplog.set_level(logging.WARNING, logger="bertcls.models.checkpoints")
+    classes = {"BertClassifier": BertClassifier, "BertRegressor": BertRegressor,
+               "BertTagger": BertTagger}
+    for entry in saved:
+        model = classes[entry["class"]].from_preset(entry["directory"])
+        data = np.load(entry["expected"])
+        x = {k: data[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        np.testing.assert_allclose(probabilities(model, x), data["probabilities"], atol=1e-6,
+                                   err_msg=entry["directory"])
+        assert model.encoder.max_seq_len == 8
+        if entry["class"] == "BertClassifier":
+            assert model.labels == entry["labels"]
+            assert model.binary == (entry["mode"] == "binary")
+            assert model.multi_label == (entry["mode"] == "multilabel")
+        elif entry["class"] == "BertTagger":
+            assert model.tags == entry["labels"] and model.level == entry["level"]
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
+def test_round_trip_after_training_predicts_the_same_labels(tmp_path, encoder):
+    """The issue's path: fit on a few rows, save_pretrained, from_preset, same predictions."""
+    model = BertClassifier(BUILDERS["electra"](), labels=["부정", "긍정"], encoder=encoder)
+    model.compile(run_eagerly=True)
+    model.fit(features(encoder), np.array([1, 0, 1, 0]), epochs=2, verbose=0)
+    loaded = BertClassifier.from_preset(model.save_pretrained(str(tmp_path / "nsmc")))
+    before, after = model.predict_texts(TEXTS), loaded.predict_texts(TEXTS)
+    assert list(after["labels"]) == list(before["labels"])
+    assert set(after["labels"]) <= {"부정", "긍정"}
+    np.testing.assert_allclose(after["probabilities"], before["probabilities"], atol=1e-6)
 
 
 def test_save_pretrained_files_and_config(saved):
@@ -185,7 +235,10 @@ def test_save_pretrained_files_and_config(saved):
         kind = "Sequence" if entry["kind"] == "sequence" else "Token"
         assert config["architectures"][0].endswith(f"For{kind}Classification")
         if entry["mode"] == "binary":
-            assert config["id2label"] == {"0": "LABEL_0", "1": "LABEL_1"}
+            assert config["id2label"] == {"0": "부정", "1": "긍정"}
+            assert config["bertcls"]["binary"] is True
+        if entry["mode"] == "regression":
+            assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
         if entry["kind"] == "token":
             assert config["id2label"]["1"] == "B-PS"
         assert (config.get("problem_type") == "multi_label_classification") == (
@@ -233,6 +286,8 @@ def test_save_pretrained_loads_in_transformers(tmp_path, saved):
         result = results[entry["directory"]]
         kind = "Sequence" if entry["kind"] == "sequence" else "Token"
         assert result["class"] == f"{stems[entry['family']]}For{kind}Classification", result
+        if entry["labels"] is not None:
+            assert list(result["id2label"].values()) == entry["labels"], result
         assert result["problems"] == {}, (entry["directory"], result)
         assert result["max_diff"] <= 1e-5, (entry["directory"], result)
 
