@@ -1,16 +1,20 @@
 """`SentenceEmbedder`: a bi-encoder (Sentence-BERT): one vector per text, for similarity and
 semantic search."""
 
+import os
+
 import keras
 import numpy as np
 
 from bertcls.hub import resolve_preset
 from bertcls.tasks.base import Task, check_values
 from bertcls.tasks.pooling import SentencePooling, pooling_modes
-from bertcls.tasks.pretrained import load_task_parts
+from bertcls.tasks.model_card import write_model_card
+from bertcls.tasks.pretrained import family_backbone, load_task_parts, save_encoder_files
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
-from bertcls.tasks.st_directory import ST_ALLOW_PATTERNS, read_sentence_transformers
+from bertcls.tasks.st_directory import (ST_ALLOW_PATTERNS, read_sentence_transformers,
+                                        write_sentence_transformers)
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -181,6 +185,49 @@ class SentenceEmbedder(Task):
         return hits
 
     # --- Serialization ---------------------------------------------------------------------
+
+    def save_pretrained(self, directory, **card):
+        """Write a sentence-transformers directory: the backbone as a Hugging Face base model
+        of its family (`config.json`, `model.safetensors`) with the encoder's tokenizer files
+        in the root, `modules.json` (Transformer -> Pooling -> Normalize when `normalize`),
+        `1_Pooling/config.json`, `sentence_bert_config.json` (`max_seq_length` = the
+        encoder's) and a model card. `SentenceTransformer(directory)` gives the same
+        embeddings; `SentenceEmbedder.from_preset(directory)` reads it back.
+
+        Args:
+            directory: output directory (created if missing).
+            **card: model card fields, as in `BertClassifier.save_pretrained`.
+
+        Returns:
+            The directory path.
+
+        Example:
+
+        >>> import os, tempfile
+        >>> from bertcls import BertBackbone, FeatureEncoder
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "bad", "movie"]
+        >>> backbone = BertBackbone(vocabulary_size=7, num_layers=1, num_heads=2,
+        ...                         hidden_size=8, intermediate_size=16)
+        >>> model = SentenceEmbedder(backbone, normalize=True,
+        ...                          encoder=FeatureEncoder(vocab, max_seq_len=8))
+        >>> directory = model.save_pretrained(tempfile.mkdtemp())
+        >>> sorted(os.listdir(directory))[:4]
+        ['1_Pooling', '2_Normalize', 'README.md', 'config.json']
+        >>> loaded = SentenceEmbedder.from_preset(directory)
+        >>> loaded.normalize, loaded.encoder.max_seq_len
+        (True, 8)
+        """
+        backbone = family_backbone(self)
+        os.makedirs(directory, exist_ok=True)
+        backbone.save_pretrained(directory)
+        save_encoder_files(self.encoder, directory, backbone.max_input_length)
+        write_sentence_transformers(
+            directory, self.pooling, self.normalize, backbone.hidden_size,
+            getattr(self.encoder, "max_seq_len", None))
+        write_model_card(directory, architecture=f"{backbone.hf_architecture}Model",
+                         pipeline_tag="sentence-similarity", task_class="SentenceEmbedder",
+                         **card)
+        return directory
 
     def get_config(self):
         return {

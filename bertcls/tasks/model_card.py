@@ -117,13 +117,18 @@ def model_card(architecture, pipeline_tag, task_class="BertClassifier", labels=N
         lines += [f"| {r['dataset']} | {r.get('split', '')} | {r['metric']} | {r['value']} |"
                   for r in results]
         lines.append("")
-    lines += ["Load it with bertcls (Keras 3) or with transformers (PyTorch):", "",
+    if "For" in architecture:
+        other = ("transformers", f"from transformers import AutoModelFor"
+                 f"{architecture.split('For', 1)[1]}",
+                 f"model = AutoModelFor{architecture.split('For', 1)[1]}.from_pretrained(")
+    else:  # a sentence-transformers directory
+        other = ("sentence-transformers", "from sentence_transformers import SentenceTransformer",
+                 "model = SentenceTransformer(")
+    lines += [f"Load it with bertcls (Keras 3) or with {other[0]} (PyTorch):", "",
               "```python", "import bertcls",
               f"model = bertcls.{task_class}.from_preset(\"<this directory or Hub id>\")",
-              "```", "", "```python", "from transformers import AutoModelFor"
-              + architecture.split("For", 1)[1],
-              f"model = AutoModelFor{architecture.split('For', 1)[1]}.from_pretrained("
-              "\"<this directory or Hub id>\")", "```", ""]
+              "```", "", "```python", other[1], other[2] + "\"<this directory or Hub id>\")",
+              "```", ""]
     return "\n".join(lines)
 
 

@@ -449,17 +449,22 @@ def write_task_directory(task, directory, kind, head, config_updates, pooler=Fal
     with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2, sort_keys=True, ensure_ascii=False)
     save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
-    encoder = task.encoder
+    save_encoder_files(task.encoder, directory, backbone.max_input_length)
+    return directory
+
+
+def save_encoder_files(encoder, directory, model_max_length):
+    """The tokenizer files of `encoder` (a `FeatureEncoder`'s `vocab.txt`, a
+    `SentencePieceEncoder`'s model, and `tokenizer_config.json`); None writes none."""
     if hasattr(encoder, "save_tokenizer"):  # SentencePieceEncoder: its .model file
-        encoder.save_tokenizer(directory, model_max_length=backbone.max_input_length)
+        encoder.save_tokenizer(directory, model_max_length=model_max_length)
     elif encoder is not None:
         if hasattr(encoder, "vocabulary") and hasattr(encoder, "lowercase"):
-            save_tokenizer(encoder, directory, model_max_length=backbone.max_input_length)
+            save_tokenizer(encoder, directory, model_max_length=model_max_length)
         else:
             logger.warning("save_pretrained wrote no tokenizer files: %s is neither a "
                            "FeatureEncoder nor a SentencePieceEncoder.",
                            type(encoder).__name__)
-    return directory
 
 
 def family_backbone(task):

@@ -131,3 +131,43 @@ def read_sentence_transformers(directory):
     settings.update(pooling=pooling, embedding_dimension=dimension,
                     normalize=len(modules) == 3)
     return settings
+
+
+def write_sentence_transformers(directory, pooling, normalize, embedding_dimension,
+                                max_seq_len=None):
+    """Write the sentence-transformers files of a Transformer -> Pooling -> (Normalize) model
+    whose Transformer files (`config.json`, weights, tokenizer) are in `directory` itself:
+    `modules.json`, `sentence_bert_config.json`, `1_Pooling/config.json` (sentence-transformers
+    6's `pooling_mode` / `embedding_dimension`) and `2_Normalize/`. `read_sentence_transformers`
+    reads them back.
+
+    Args:
+        directory: the model directory (exists).
+        pooling: a pooling mode or a list of them (concatenated, in that order).
+        normalize: add the Normalize module.
+        embedding_dimension: the token vectors' width (the backbone's hidden size).
+        max_seq_len: `max_seq_length` (None: left out).
+    """
+    modules = [{"idx": 0, "name": "0", "path": "",
+                "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+        os.makedirs(os.path.join(directory, "2_Normalize"), exist_ok=True)
+    os.makedirs(os.path.join(directory, "1_Pooling"), exist_ok=True)
+    files = {
+        "modules.json": modules,
+        "sentence_bert_config.json": dict(
+            {"do_lower_case": False},
+            **({"max_seq_length": int(max_seq_len)} if max_seq_len is not None else {})),
+        os.path.join("1_Pooling", "config.json"): {
+            "embedding_dimension": int(embedding_dimension),
+            "pooling_mode": pooling if isinstance(pooling, str) else list(pooling),
+            "include_prompt": True},
+    }
+    for name, content in files.items():
+        with open(os.path.join(directory, name), "w", encoding="utf-8") as f:
+            json.dump(content, f, indent=2)
+    return directory
