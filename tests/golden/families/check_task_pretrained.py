@@ -6,8 +6,9 @@ tests/test_family_tasks.py::test_save_pretrained_loads_in_transformers runs it a
     .refvenv/bin/python tests/golden/families/check_task_pretrained.py MANIFEST
 
 MANIFEST is a JSON list of {"directory", "kind" ("sequence" | "token" | "qa"), "mode"
-("binary" | "multiclass" | "multilabel" | "regression" | "tags" | "span"), "expected" (an .npz with the
-inputs and bertcls' probabilities, or for "qa" its `start_logits` / `end_logits`)}.
+("binary" | "multiclass" | "multilabel" | "regression" | "tags" | "span"), "expected" (an
+.npz with the inputs and bertcls' probabilities, or for "qa" its `start_logits` /
+`end_logits`)}.
 Each directory is loaded with `AutoModelForSequenceClassification` /
 `AutoModelForTokenClassification` (eager attention, every weight must match: no missing,
 unexpected or mismatched names), run on the inputs, its logits turned into probabilities
