@@ -159,3 +159,22 @@ def test_push_to_hub_uploads_exactly_the_saved_directory(tmp_path, monkeypatch):
         assert upload["files"][name] == local[name], name
     with pytest.raises(PresetError, match="'namespace/name'"):
         model.push_to_hub("no-namespace")
+
+
+def test_the_hub_page_runs_as_written(tmp_path, monkeypatch, capsys):
+    """Every python block of docs/hub.md, in order, in one namespace (offline: the page
+    builds its own fine-tuned directories); the printed values its comments show."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    text = open(os.path.join(REPO, "docs", "hub.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 5
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "docs/hub.md", "exec"), namespace)
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["['부정', '긍정']", "True", "['O', 'B-PS', 'I-PS'] word"]
+    assert out[3] == "True" and out[4].startswith("num_classes=5 disagrees with the checkpoint")
+    assert out[5] == "5"
+    assert out[6] == "['---', 'library_name: \"bertcls\"', 'pipeline_tag: \"text-classification\"']"
