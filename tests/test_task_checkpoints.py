@@ -250,3 +250,33 @@ def test_task_checkpoints_on_jax_backend(tmp_path):
     assert len(results) == len(FAMILIES)  # each family, a different head kind each
     for name, difference in results.items():
         assert difference <= TOLERANCE, (name, difference)
+
+
+def test_a_task_load_resolves_and_reads_the_preset_once(tmp_path, monkeypatch):
+    """One natural path: the preset is resolved once, config.json and the weights read once,
+    for the backbone, the head and the encoder together."""
+    import bertcls.models.checkpoint_files as files
+    import bertcls.models.config as config_module
+
+    counts = {"resolve": 0, "tensors": 0, "config": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(files, "resolve_preset", counting("resolve", files.resolve_preset))
+    monkeypatch.setattr(files, "read_checkpoint", counting("tensors", files.read_checkpoint))
+    read_json = config_module.read_json_object
+    monkeypatch.setattr(files, "read_json_object", counting("config", read_json))
+    import bertcls.text.presets as text_presets
+
+    text_json = text_presets._read_json
+    monkeypatch.setattr(text_presets, "_read_json", lambda path: counting(
+        "config" if path.endswith("config.json") and "tokenizer" not in path else "other",
+        text_json)(path))
+    counts["other"] = 0
+    directory = checkpoint(tmp_path, "roberta", "token")
+    BertTagger.from_preset(directory, max_seq_len=16)
+    assert counts == {"resolve": 1, "tensors": 1, "config": 1, "other": 1}  # + tokenizer

@@ -46,7 +46,7 @@ from bertcls.models.presets import preset_backbone_class
 from bertcls.models.weight_report import WeightReport
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.model_card import write_model_card
-from bertcls.text.presets import encoder_from_preset
+from bertcls.text.presets import encoder_from_directory
 
 logger = logging.getLogger(__name__)
 
@@ -232,8 +232,8 @@ def load_task(cls, preset, task_args, max_seq_len=None, strict=False, new_head=F
     if max_seq_len is None:
         saved = read_settings(found if keep else None, "max_seq_len", int)
         max_seq_len = min(saved or default_max_seq_len, backbone.max_input_length)
-    encoder = encoder_from_preset(preset.directory, model_config=preset.config,
-                                  max_seq_len=max_seq_len, **(encoder_options or {}))
+    encoder = encoder_from_directory(preset.directory, model_config=preset.config,
+                                     max_seq_len=max_seq_len, **(encoder_options or {}))
     model = cls(backbone, encoder=encoder, **arguments, **kwargs)
     if keep:
         state = normalize_names(preset.tensors, family.hf_prefix, preset.directory)
@@ -347,8 +347,8 @@ def load_task_parts(preset, max_seq_len=128, strict=False, pooling="cls", **enco
                              needs_pooler=pooling == "pooled")
     if max_seq_len is None:
         max_seq_len = min(128, backbone.max_input_length)
-    encoder = encoder_from_preset(preset.directory, model_config=preset.config,
-                                  max_seq_len=max_seq_len, **encoder_options)
+    encoder = encoder_from_directory(preset.directory, model_config=preset.config,
+                                     max_seq_len=max_seq_len, **encoder_options)
     return preset.directory, backbone, encoder
 
 

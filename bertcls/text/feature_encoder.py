@@ -124,11 +124,15 @@ class FeatureEncoder(TextEncoder):
         `"false"`, is a `bertcls.PresetError` naming the file). `overrides` replace any
         constructor argument.
         """
-        directory = resolve_preset(preset)
+        return cls.from_directory(resolve_preset(preset), **overrides)
+
+    @classmethod
+    def from_directory(cls, directory, **overrides):
+        """`from_preset` on a local directory already resolved (nothing is fetched)."""
         vocab_file = os.path.join(directory, "vocab.txt")
         if not os.path.isfile(vocab_file):
             raise ValueError(
-                f"Preset {preset!r} has no vocab.txt (looked in {directory}); a BERT "
+                f"Preset {directory!r} has no vocab.txt (looked in {directory}); a BERT "
                 f"WordPiece tokenizer directory needs vocab.txt and tokenizer_config.json.")
         config_file = os.path.join(directory, "tokenizer_config.json")
         config = read_tokenizer_config(config_file) if os.path.isfile(config_file) else {}

@@ -85,7 +85,13 @@ def encoder_from_preset(preset, model_config=None, **overrides):
     >>> type(encoder_from_preset(d, max_seq_len=16)).__name__
     'FeatureEncoder'
     """
-    directory = resolve_preset(preset)
+    return encoder_from_directory(resolve_preset(preset), model_config, **overrides)
+
+
+def encoder_from_directory(directory, model_config=None, **overrides):
+    """`encoder_from_preset` on a local directory already resolved (nothing is fetched); a
+    task's `from_preset` passes the `config.json` dict it read too."""
+    preset = directory
     config = _read_json(os.path.join(directory, "tokenizer_config.json"))
     if model_config is None:
         model_config = _read_json(os.path.join(directory, "config.json"))
@@ -99,7 +105,7 @@ def encoder_from_preset(preset, model_config=None, **overrides):
     monologg = spm_file is not None and os.path.basename(spm_file) == MONOLOGG_KOBERT_FILE
     if has_vocab and not monologg and (spm_file is None
                                        or tokenizer_class in _WORDPIECE_CLASSES):
-        return FeatureEncoder.from_preset(directory, **overrides)
+        return FeatureEncoder.from_directory(directory, **overrides)
     if spm_file is None:
         raise ValueError(
             f"Preset {preset!r} has no tokenizer files (looked in {directory} for vocab.txt, "
