@@ -147,24 +147,18 @@ def test_nsmc_example_with_an_electra_preset(tmp_path):
 
 # === save_pretrained -> transformers ===
 
-CLASSIFIER_CASES = {  # family -> (num_classes, multi_label, mode)
-    "bert": (3, False, "multiclass"), "roberta": (2, False, "binary"),
-    "xlm-roberta": (3, True, "multilabel"), "electra": (4, False, "multiclass"),
-    "albert": (2, False, "binary"), "distilbert": (3, True, "multilabel"),
-}
-
-
-# mode -> label names given to the model (None: unnamed, written as LABEL_0, ...).
-LABELS = {"binary": ["부정", "긍정"], "multiclass": None, "multilabel": ["joy", "anger", "fear"]}
+# classifier mode -> (num_classes, multi_label, label names; None: unnamed, LABEL_0, ...)
+CLASSIFIER_MODES = {"binary": (2, False, ["부정", "긍정"]), "multiclass": (3, False, None),
+                    "multilabel": (3, True, ["joy", "anger", "fear"])}
+KINDS = tuple(CLASSIFIER_MODES) + ("regression", "token")
 
 
 def build_task(family, kind, encoder):
-    """One task model of `kind` ("sequence", "regression" or "token") on `family`."""
-    if kind == "sequence":
-        num_classes, multi_label, mode = CLASSIFIER_CASES[family]
+    """One task model of `kind` (a classifier mode, "regression" or "token") on `family`."""
+    if kind in CLASSIFIER_MODES:
+        num_classes, multi_label, labels = CLASSIFIER_MODES[kind]
         return BertClassifier(BUILDERS[family](), num_classes=num_classes,
-                              multi_label=multi_label, encoder=encoder,
-                              labels=LABELS[mode]), mode
+                              multi_label=multi_label, encoder=encoder, labels=labels), kind
     if kind == "regression":
         return BertRegressor(BUILDERS[family](), encoder=encoder), "regression"
     return BertTagger(BUILDERS[family](), tags=["O", "B-PS", "I-PS", "B-LC"], encoder=encoder,
@@ -173,13 +167,13 @@ def build_task(family, kind, encoder):
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, encoder):
-    """Save one classifier, one regressor and one tagger per family (every weight random,
-    a few trained steps first); return the manifest entries."""
+    """Save a binary, a multi-class and a multi-label classifier, a regressor and a tagger
+    per family (every weight random); return the manifest entries."""
     tmp_path = tmp_path_factory.mktemp("saved")
     x = features(encoder)
     entries = []
-    for family in CLASSIFIER_CASES:
-        for kind in ("sequence", "regression", "token"):
+    for family in BUILDERS:
+        for kind in KINDS:
             model, mode = build_task(family, kind, encoder)
             randomize(model, seed=len(entries))
             directory = str(tmp_path / f"{family}_{kind}")
