@@ -22,8 +22,9 @@ means); `peak_mb` includes `predict`. Both arms read the same rows: the parent p
 picks them once (`common.nsmc_slice`: NSMC train, tutorial-cleaned, seeded sample; test:
 a seeded sample) and hands them to the workers in a file.
 
-The tutorial arm runs in its own virtual environment (default `/work/tutvenv`:
-`pip install "tensorflow==2.21.*" "tf-keras==2.21.*" "transformers==4.57.*"`), with
+The tutorial arm runs in its own virtual environment (`.tutvenv` or `$BERTCLS_TUTVENV`, built
+by `bash benchmarks/make_envs.sh` from benchmarks/envs/tutorial.txt: TensorFlow 2.21, tf-keras
+2.21, transformers 4.57), with
 `TF_USE_LEGACY_KERAS=1` as its `tf.keras` model code needs.
 transformers 4.57 cannot read the PyTorch-saved `model.safetensors` into a TF model with
 safetensors 0.5 to 0.8 (`safe_open` is not iterable), so a helper process in that venv first
@@ -40,7 +41,7 @@ backward pass run on slices of at most N tokens, one update per batch), `/jax` (
 
     python benchmarks/bench_memory.py [--arms tutorial,bertcls,bertcls/fixed]
         [--train-examples 1024] [--test-examples 1024] [--predict-batch-size 1024]
-        [--tutorial-python /work/tutvenv/bin/python] [--out benchmarks/results/memory.json]
+        [--tutorial-python .tutvenv/bin/python] [--out benchmarks/results/memory.json]
 """
 
 import argparse
@@ -250,7 +251,7 @@ def main():
     parser.add_argument("--test-examples", type=int, default=1024)
     parser.add_argument("--predict-batch-size", type=int, default=1024,
                         help="batch of the predict phase (the tutorial's evaluate used 1024)")
-    parser.add_argument("--tutorial-python", default="/work/tutvenv/bin/python")
+    parser.add_argument("--tutorial-python", default=common.TUTORIAL_PYTHON)
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
                                              / "memory.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)

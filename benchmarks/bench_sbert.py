@@ -12,7 +12,8 @@ checkpoint's config says, mean pooling and Normalize as the checkpoint ships the
 cosine of the two embeddings vs the gold score on sts-test.tsv, Spearman x100 (zero-shot
 first).
 
-The sentence-transformers side runs in /work/refvenv (torch) in its own process: a plain
+The sentence-transformers side runs in the reference environment (torch; built by
+`bash benchmarks/make_envs.sh`) in its own process: a plain
 training loop around sentence_transformers.losses.CosineSimilarityLoss and the model's own
 tokenize(), so nothing but the batch order, the loss and the optimiser settings is shared.
 bertcls pads each side of a batch to the next power of two from 16 (as `make_siamese_dataset`
@@ -28,10 +29,9 @@ import sys
 import time
 
 import numpy as np
-from common import REPO, finish_report, minilm_dir, report_header
+from common import REFERENCE_PYTHON, REPO, finish_report, minilm_dir, report_header
 
 KORSTS = REPO.parent / "shared" / "data" / "korsts"
-REFERENCE_PYTHON = "/work/refvenv/bin/python"
 BATCH, LR, MAX_LEN, SEED = 16, 2e-5, 128, 42
 
 TORCH_SIDE = r"""

@@ -1,14 +1,16 @@
 """bertcls against the peers a Korean practitioner would pick instead, on the same MiniLM
 checkpoint and the same NSMC rows, each arm in its own process:
 
-- `torch`: transformers 5 + PyTorch (CPU) in /work/refvenv: `AutoTokenizer` +
+- `torch`: transformers 5 + PyTorch (CPU) in the reference environment (`.refvenv` or
+  `$BERTCLS_REFVENV`, built by `bash benchmarks/make_envs.sh`): `AutoTokenizer` +
   `AutoModelForSequenceClassification` (2 labels); training with `Trainer`
   (`train_sampling_strategy="group_by_length"`, `DataCollatorWithPadding`: dynamic padding,
   batch 64, AdamW without weight decay, constant learning rate); one sentence
   `tokenizer(text, return_tensors="pt")` + `model(**inputs)` under `torch.inference_mode()`;
   batch inference in the texts' order with dynamic padding (`unsorted`, what `Trainer.predict`
   does) and length-sorted (`sorted`).
-- `tutorial`: the tutorial's stack in /work/tutvenv (transformers 4.57 `TFBertModel` inside
+- `tutorial`: the tutorial's stack in `.tutvenv` or `$BERTCLS_TUTVENV` (transformers 4.57
+  `TFBertModel` inside
   its `tf.keras.Model`, tf-keras, `TF_USE_LEGACY_KERAS=1`): `sentiment_predict` (slow
   `BertTokenizer.encode` to 128, `model.predict` on a batch of one) and its batch path
   (`convert_examples_to_features`, then `model.predict(batch_size=B)`). No training here
@@ -467,7 +469,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arms", default=None,
                         help=f"comma-separated, from {ARMS} (default: all; tutorial only "
-                             "when /work/tutvenv/.ready exists)")
+                             "when the tutorial environment exists)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--train-examples", type=int, default=1280)
     parser.add_argument("--test-examples", type=int, default=2000)
@@ -477,8 +479,8 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="also split one-sentence latency into its parts (torch: top "
                              "operators of torch.profiler; bertcls: encoder, forward, rest)")
-    parser.add_argument("--torch-python", default="/work/refvenv/bin/python")
-    parser.add_argument("--tutorial-python", default="/work/tutvenv/bin/python")
+    parser.add_argument("--torch-python", default=common.REFERENCE_PYTHON)
+    parser.add_argument("--tutorial-python", default=common.TUTORIAL_PYTHON)
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
                                              / "torch_peer.json"))
     parser.add_argument("--worker", choices=ARMS, help=argparse.SUPPRESS)
@@ -518,8 +520,8 @@ def main():
         "sentences": f"NSMC test, seeded sample (seed 3) of {args.sentences}",
         "batch_size": args.batch_size, "learning_rate": args.learning_rate,
         "arms": arms, "rounds": args.rounds,
-        "tutorial_arm": "the real tutorial stack (/work/tutvenv)" if "tutorial" in arms
-        else "not run",
+        "tutorial_arm": "the real tutorial stack (benchmarks/envs/tutorial.txt)"
+        if "tutorial" in arms else "not run",
     }
     results = {arm: [] for arm in arms}
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,6 +28,13 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 NSMC = REPO.parent / "shared" / "data" / "nsmc"
 CASED_VOCAB = REPO / "tests" / "data" / "nsmc_cased"
 MAX_SEQ_LEN = 128
+# The peers' environments, built by `bash benchmarks/make_envs.sh [DIR]` from the pinned files
+# in benchmarks/envs/: transformers 5 + torch (the reference environment the tests use too)
+# and the tutorial's stack (TensorFlow 2.21 + tf-keras + transformers 4.57).
+REFVENV = pathlib.Path(os.environ.get("BERTCLS_REFVENV") or REPO / ".refvenv")
+TUTVENV = pathlib.Path(os.environ.get("BERTCLS_TUTVENV") or REPO / ".tutvenv")
+REFERENCE_PYTHON = str(REFVENV / "bin" / "python")
+TUTORIAL_PYTHON = str(TUTVENV / "bin" / "python")
 SEED = 42
 KLUE_SMALL = dict(num_layers=4, num_heads=4, hidden_size=256, intermediate_size=1024,
                   max_sequence_length=512)

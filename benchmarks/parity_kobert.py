@@ -3,7 +3,7 @@
 The reference ids come from the reference venv (the slow XLNetTokenizer's pre-processing +
 the `sentencepiece` package + KoBERT's special tokens, on tests/golden/kobert/spiece.model):
 
-    /work/refvenv/bin/python tests/golden/kobert/make_kobert_golden.py --full /tmp/kobert.json
+    .refvenv/bin/python tests/golden/kobert/make_kobert_golden.py --full /tmp/kobert.json
     python benchmarks/parity_kobert.py /tmp/kobert.json [--limit N]
 
 Counts the texts (every NSMC review, train and test, and every KLUE-NER sentence) and the
