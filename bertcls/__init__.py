@@ -28,6 +28,8 @@ from bertcls.tasks.classifier import BertClassifier
 from bertcls.tasks.correlation import StreamingPearson, pearson, spearman
 from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
+from bertcls.tasks.masked_lm import BertMaskedLM
+from bertcls.tasks.mlm_head import MaskedLMHead
 from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_answers import Answer, best_answers
@@ -79,6 +81,8 @@ __all__ = [
     # Tasks
     "BertClassifier",
     "BertHead",
+    "BertMaskedLM",
+    "MaskedLMHead",
     "BertQuestionAnswerer",
     "BertRegressor",
     "BertTagger",
