@@ -30,7 +30,7 @@ FAMILIES_DIR = os.path.join(REPO, "tests", "golden", "families")
 FAMILIES = {"bert": BertBackbone, "roberta": RobertaBackbone,
             "xlm_roberta": XLMRobertaBackbone, "electra": ElectraBackbone,
             "albert": AlbertBackbone, "distilbert": DistilBertBackbone}
-PIPELINE_FAMILIES = ("bert", "electra", "albert", "distilbert")
+PIPELINE_FAMILIES = ("bert", "roberta", "electra", "albert", "distilbert")
 TOLERANCE = 1e-4
 BERT_VOCAB = os.path.join(MLM_DIR, "mlm_bert", "vocab.txt")
 
