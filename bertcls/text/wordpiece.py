@@ -386,10 +386,11 @@ class BertWordPiece(tf.Module):
         groups = {}
         for token, open_, _, close in specials:
             groups.setdefault((open_, close), []).append(token[1:-1])
-        self._special_patterns = [
-            re.escape(o) + "(" + "|".join(re.escape(n) for n in sorted(names, key=len,
-                                                                         reverse=True))
-            + ")" + re.escape(c) for (o, c), names in groups.items()]
+        self._special_patterns = []
+        for (open_, close), names in groups.items():
+            names = sorted(names, key=len, reverse=True)
+            self._special_patterns.append(
+                re.escape(open_) + "(" + "|".join(map(re.escape, names)) + ")" + re.escape(close))
         self._special_pattern = self._special_patterns[0] if specials else None
         # Tokens not opening with "[" would be split by the fast path's punctuation rule.
         others = [re.escape(t) for t, o, _, _ in specials if o != "["]
