@@ -47,6 +47,7 @@ from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategor
 # === Training and running ===
 from bertcls.training.pipeline import encode_texts, make_dataset, validation_split
 from bertcls.training.siamese_pipeline import make_siamese_dataset
+from bertcls.training.mlm_pipeline import TokenMasker, make_mlm_dataset
 from bertcls.training.callbacks import BackupAndRestore, BackupError
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                          process_shard, set_mixed_precision)
@@ -127,6 +128,8 @@ __all__ = [
     "set_mixed_precision",
     "encode_texts",
     "make_dataset",
+    "make_mlm_dataset",
+    "TokenMasker",
     "make_siamese_dataset",
     "validation_split",
     "export_text_model",
