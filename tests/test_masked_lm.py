@@ -68,9 +68,16 @@ assert keras.backend.backend() == "jax"
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[1] + "/tests")
 from tests.test_masked_lm import FAMILIES, golden, max_diff
-from bertcls import BertMaskedLM
-print("RESULT" + json.dumps({f: max_diff(BertMaskedLM.from_preset(golden(f), max_seq_len=16), f)
-                             for f in FAMILIES}))
+import numpy as np
+from bertcls import BertMaskedLM, make_mlm_dataset
+result = {f: max_diff(BertMaskedLM.from_preset(golden(f), max_seq_len=16), f) for f in FAMILIES}
+# Training on JAX: the tf.data masking pipeline feeds a JAX fit.
+model = BertMaskedLM.from_preset(golden("electra"), max_seq_len=16)
+model.compile()
+history = model.fit(make_mlm_dataset(["kim went to seoul", "the park"] * 8, model.encoder,
+                                     batch_size=8, seed=0), epochs=1, verbose=0)
+result["fit_loss"] = float(history.history["loss"][-1])
+print("RESULT" + json.dumps(result))
 """
 
 
@@ -83,8 +90,10 @@ def test_parity_on_jax_backend():
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])
     print(results)
+    loss = results.pop("fit_loss")
     assert set(results) == set(FAMILIES)
     assert max(results.values()) <= TOLERANCE, results
+    assert np.isfinite(loss) and loss > 0
 
 
 def test_head_names_consumed_per_family():
@@ -277,3 +286,32 @@ def test_one_fit_step_moves_the_shared_embeddings():
     assert not np.array_equal(before[6], after[6])  # the tied decoder trained the embedding
     with pytest.raises(ValueError, match=r"token ids in \[0, 40\) or -100"):
         model.fit(x, y + 200 * (y >= 0), epochs=1, verbose=0)
+
+
+def test_a_classifier_on_the_masked_lm_backbone_shares_its_weights():
+    from bertcls import BertClassifier, make_mlm_dataset
+
+    encoder = FeatureEncoder(BERT_VOCAB, max_seq_len=16)
+    backbone = BertBackbone(vocabulary_size=40, num_layers=1, num_heads=2, hidden_size=8,
+                            intermediate_size=16, max_sequence_length=16)
+    mlm = BertMaskedLM(backbone, encoder=encoder)
+    classifier = BertClassifier(mlm.backbone, num_classes=2, encoder=encoder)
+    assert classifier.backbone is mlm.backbone
+    shared = {id(v) for v in mlm.backbone.weights}
+    assert shared <= {id(v) for v in classifier.weights}
+    # Pretraining after building the classifier still changes the classifier's weights.
+    x = encoder(["kim went to seoul"])
+    before = keras.ops.convert_to_numpy(classifier(x))
+    mlm.compile(optimizer=keras.optimizers.Adam(1e-2))
+    mlm.fit(make_mlm_dataset(["kim went to seoul", "the park"] * 8, encoder, batch_size=8,
+                             seed=0, mask_probability=0.5), epochs=1, verbose=0)
+    assert not np.allclose(keras.ops.convert_to_numpy(classifier(x)), before)
+    # A copy instead (the masked-LM model kept as it is): a backbone from its config and
+    # weights.
+    copy = type(backbone).from_config(backbone.get_config())
+    copy.set_weights(backbone.get_weights())
+    separate = BertClassifier(copy, num_classes=2, encoder=encoder)
+    assert not {id(v) for v in copy.weights} & shared
+    separate.head.set_weights(classifier.head.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(separate(x)),
+                               keras.ops.convert_to_numpy(classifier(x)), atol=1e-6)
