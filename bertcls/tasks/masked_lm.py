@@ -66,7 +66,7 @@ class BertMaskedLM(Task):
         self._wire(backbone, head, encoder, **kwargs)
 
     @classmethod
-    def from_preset(cls, preset, max_seq_len=128, strict=False, **kwargs):
+    def from_preset(cls, preset, max_seq_len=None, strict=False, **kwargs):
         """A masked-LM checkpoint of any family (`*ForMaskedLM`, `BertForPreTraining`,
         `AlbertForPreTraining`, ...) with its head, and the encoder of its tokenizer files.
 
@@ -78,7 +78,8 @@ class BertMaskedLM(Task):
 
         Args:
             preset: a local Hugging Face directory or a Hub id.
-            max_seq_len: the encoder's maximum length (None: 128, or the checkpoint's).
+            max_seq_len: the encoder's maximum length (None: 128, or fewer when the
+                checkpoint has fewer positions).
             strict: refuse NaN/infinite weights, a missing head, and a stored decoder
                 that is not the word embeddings (an untied head bertcls cannot represent).
             **kwargs: passed to the constructor.
