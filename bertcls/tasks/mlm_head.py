@@ -240,6 +240,15 @@ class MaskedLMHead(keras.layers.Layer):
         self.layer_norm.beta.assign(values["norm.bias"])
         self.bias.assign(values["bias"])
 
+    @classmethod
+    def from_config(cls, config):
+        if "token_embedding" not in config:
+            raise ValueError(
+                "MaskedLMHead.from_config needs the backbone's embedding layer, which its "
+                "config leaves out (the decoder is tied to it): call "
+                "MaskedLMHead(backbone.token_embedding, **config); BertMaskedLM does.")
+        return cls(**config)
+
     def get_config(self):
         config = super().get_config()
         config.update(vocabulary_size=self.vocabulary_size, width=self.width,
