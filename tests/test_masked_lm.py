@@ -113,6 +113,13 @@ def test_head_names_consumed_per_family():
     assert "decoder.weight" in values and ignored[0].startswith("sop_classifier.")
 
 
+def test_bert_pretraining_checkpoint_notes_the_ignored_next_sentence_head(caplog):
+    with caplog.at_level(logging.INFO, logger="bertcls.tasks.masked_lm"):
+        BertMaskedLM.from_preset(golden("bert"), strict=True)
+    notes = [r.getMessage() for r in caplog.records if "pre-training heads" in r.getMessage()]
+    assert len(notes) == 1 and "cls.seq_relationship.weight" in notes[0]
+
+
 def with_vocab(tmp_path, name):
     directory = tmp_path / name
     shutil.copytree(os.path.join(FAMILIES_DIR, name), directory)
