@@ -28,6 +28,8 @@ from bertcls.tasks.classifier import BertClassifier
 from bertcls.tasks.correlation import StreamingPearson, pearson, spearman
 from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
+from bertcls.tasks.masked_lm import BertMaskedLM
+from bertcls.tasks.mlm_head import MaskedLMHead
 from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_answers import Answer, best_answers
@@ -45,6 +47,7 @@ from bertcls.tasks.tagger import BertTagger, MaskedAccuracy, MaskedSparseCategor
 # === Training and running ===
 from bertcls.training.pipeline import encode_texts, make_dataset, validation_split
 from bertcls.training.siamese_pipeline import make_siamese_dataset
+from bertcls.training.mlm_pipeline import TokenMasker, make_mlm_dataset
 from bertcls.training.callbacks import BackupAndRestore, BackupError
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy,
                                          process_shard, set_mixed_precision)
@@ -79,6 +82,8 @@ __all__ = [
     # Tasks
     "BertClassifier",
     "BertHead",
+    "BertMaskedLM",
+    "MaskedLMHead",
     "BertQuestionAnswerer",
     "BertRegressor",
     "BertTagger",
@@ -123,6 +128,8 @@ __all__ = [
     "set_mixed_precision",
     "encode_texts",
     "make_dataset",
+    "make_mlm_dataset",
+    "TokenMasker",
     "make_siamese_dataset",
     "validation_split",
     "export_text_model",

@@ -16,6 +16,10 @@ DistilBERT, picked from config.json's model_type) with its tokenizer files (a Wo
 vocab.txt, or a SentencePiece model: XLM-R, ALBERT, KoBERT; see docs/models.md); the head is
 the one transformers' *ForSequenceClassification uses for that family.
 
+`--mlm-epochs N` first continues masked-LM pretraining of the backbone on the training
+reviews' text (labels unused; dynamic 15% masking, `bertcls.make_mlm_dataset`) for N epochs,
+then fine-tunes the same backbone (shared, not copied) as the classifier.
+
 `--quick` needs no network: it trains a small BERT FROM SCRATCH (not pretrained) on
 the NSMC rows bundled in examples/data/nsmc_quick, with a WordPiece vocabulary learned
 from those rows. Its accuracy shows the pipeline works; it is not klue/bert-base's.
@@ -94,6 +98,9 @@ def parse_args(argv=None):
     parser.add_argument("--limit", type=int,
                         help="use only the first N training rows and N/4 test rows "
                              "(for smoke tests)")
+    parser.add_argument("--mlm-epochs", type=int, default=0,
+                        help="epochs of masked-LM pretraining on the training texts (labels "
+                             "unused) before fine-tuning (default 0: none)")
     parser.add_argument("--save", metavar="DIR",
                         help="write DIR/nsmc.keras and the string-in export DIR/export")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -106,6 +113,8 @@ def parse_args(argv=None):
         args.max_seq_len = args.max_seq_len or MAX_SEQ_LEN
         args.epochs = args.epochs or EPOCHS
         args.learning_rate = args.learning_rate or LEARNING_RATE
+    if args.mlm_epochs < 0:
+        parser.error(f"--mlm-epochs must be 0 or more, received {args.mlm_epochs}")
     return args
 
 
@@ -140,16 +149,22 @@ def load_encoder(args, train_texts):
 def build_model(args, encoder, runtime):
     """The tutorial's TFBertForSequenceClassification: BERT's pooled output (or the
     preset family's own head: RoBERTa/ELECTRA/DistilBERT read the first token) -> one sigmoid
-    unit (TruncatedNormal(0.02)), Adam, binary cross-entropy, accuracy."""
+    unit (TruncatedNormal(0.02)), Adam, binary cross-entropy, accuracy. With --mlm-epochs,
+    also a masked-LM model on the same backbone object (its weights are the classifier's)."""
     if args.quick:
         backbone = bertcls.BertBackbone(vocabulary_size=encoder.vocabulary_size,
                                         max_sequence_length=args.max_seq_len, **QUICK_BACKBONE)
     else:
         backbone = bertcls.backbone_from_preset(args.preset)  # the family from model_type
+    mlm = None
+    if args.mlm_epochs:
+        mlm = bertcls.BertMaskedLM(backbone, encoder=encoder)
+        mlm.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                    steps_per_execution=runtime.steps_per_execution)
     model = bertcls.BertClassifier(backbone, num_classes=2, encoder=encoder)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                   steps_per_execution=runtime.steps_per_execution)
-    return model
+    return model, mlm
 
 
 def print_sentiment(review, score):
@@ -177,7 +192,7 @@ def main(argv=None):
         train_data, test_data = load_data(args)
         encoder = load_encoder(args, train_data["document"])
         with runtime.scope():  # the tutorial's `with strategy.scope():`
-            model = build_model(args, encoder, runtime)
+            model, mlm = build_model(args, encoder, runtime)
     except (bertcls.DatasetError, bertcls.PresetError) as e:
         print(f"error: {e}\n\n{OFFLINE_HINT}", file=sys.stderr)
         return 2
@@ -205,6 +220,19 @@ def main(argv=None):
 
     train_ds = dataset(train_x, train_y, train_rows, shuffle=True, seed=args.seed)
     val_ds = dataset(train_x, train_y, val_rows) if len(val_rows) else None
+
+    # === Continue pretraining (--mlm-epochs): masked-LM on the training reviews' text ===
+    mlm_loss = None
+    if mlm is not None:
+        texts = [train_data["document"].iloc[i] for i in train_rows]  # no validation rows
+        mlm_ds = bertcls.make_mlm_dataset(
+            texts, encoder, seed=args.seed, batch_size=batch_size,
+            bucket_lengths=options["bucket_lengths"],
+            drop_remainder=options["drop_remainder"])
+        print(f"Masked-LM pretraining: {args.mlm_epochs} epoch(s) on {len(texts)} reviews")
+        history = mlm.fit(mlm_ds, epochs=args.mlm_epochs, shuffle=False,
+                          verbose=1 if progress else 2)
+        mlm_loss = history.history["loss"][-1], history.history["accuracy"][-1]
 
     # === Train (the tutorial: fit(train_X, train_y, epochs=2, batch_size=64,
     # validation_split=0.2)) ===
@@ -238,6 +266,10 @@ def main(argv=None):
     print(f"backbone:       {type(model.backbone).__name__}")
     batches = f"fixed {args.max_seq_len}" if args.fixed_length else "bucketed by length"
     print(f"batches:        {batches}")
+    if mlm_loss is not None:
+        print(f"masked-LM:      {args.mlm_epochs} epoch(s) first, last loss {mlm_loss[0]:.4f}, "
+              f"masked-token accuracy {mlm_loss[1]:.4f}")
+    print(f"fine-tuning:    {args.epochs} epoch(s)")
     print(f"test accuracy:  {accuracy:.4f} on {len(test_y)} reviews")
     print(f"training speed: {trained / fit_seconds:.1f} examples/s")
     print(f"wall time:      {time.time() - started:.1f} s")

@@ -371,3 +371,26 @@ def test_tf_data_map_works_under_the_jax_backend():
     lines = run.stdout.strip().splitlines()
     expected = FeatureEncoder.from_preset(CASED, max_seq_len=8)(["가나다 abc", "x"])
     assert lines[-1] == lines[-2] == str(expected["input_ids"].numpy().tolist())
+
+
+def test_special_tokens_of_any_bracket_shape_stay_whole():
+    # klue/roberta-style WordPiece vocabulary with RoBERTa's `<s>`-style specials, named in
+    # tokenizer_config.json: transformers' BertTokenizer keeps `<mask>` (and `<s>`, `</s>`)
+    # whole; ids recorded from it in tests/golden/families_mlm/make_mlm_families.py.
+    directory = pathlib.Path(__file__).parents[1] / "tests" / "golden" / "families_mlm" / (
+        "mlm_roberta")
+    golden = json.loads((directory / "fill_mask.json").read_text(encoding="utf-8"))
+    encoder = FeatureEncoder.from_preset(str(directory), max_seq_len=16, padding="longest")
+    with_offsets = FeatureEncoder.from_config(dict(encoder.get_config(), return_offsets=True))
+    assert encoder.mask_token == "<mask>"
+    for text, expected in zip(golden["texts"], golden["ids"]):
+        for layer in (encoder, with_offsets):  # the ids path and the offsets path
+            ids = layer([text])["input_ids"].numpy()[0]
+            assert ids[ids != encoder.pad_token_id].tolist() == expected, (text, layer)
+    out = with_offsets(["kim <mask> </s>"])
+    ids = out["input_ids"].numpy()[0].tolist()
+    assert ids[2] == encoder.mask_token_id and ids[3] == encoder.sep_token_id
+    assert out["offsets"].numpy()[0, 2].tolist() == [4, 10]  # `<mask>` spans its characters
+    # A bracketed word that is not a named special token is ordinary text: split at "<", ">".
+    ids = encoder(["<pad2>"])["input_ids"].numpy()[0].tolist()
+    assert len(ids) > 3 and encoder.pad_token_id not in ids[1:-1]

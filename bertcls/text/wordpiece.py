@@ -345,7 +345,8 @@ class BertWordPiece(tf.Module):
         tokenize_chinese_chars: make every CJK ideograph a word of its own.
         unk_token: the token for words WordPiece cannot cover.
         special_tokens: tokens matched literally in the raw text before normalisation (only
-            those present in `vocabulary` and shaped like `[NAME]` are matched).
+            those present in `vocabulary` and shaped like a name between two ASCII
+            punctuation marks, `[MASK]`, `<mask>`, `</s>`, are matched).
         max_input_chars_per_word: longer words become one `unk_token`.
 
     Example:
@@ -372,12 +373,30 @@ class BertWordPiece(tf.Module):
             raise ValueError(f"The vocabulary has no unknown token {unk_token!r}.")
 
         # === Special tokens written in the text ===
-        names = [t[1:-1] for t in special_tokens
-                 if t in ids and re.fullmatch(r"\[\w+\]", t, flags=re.ASCII)]
-        self._special_pattern = (
-            r"\[(" + "|".join(sorted(names, key=len, reverse=True)) + r")\]" if names else None)
-        marked = [_OPEN + (n.lower() if self.lowercase else n) + _CLOSE for n in names]
-        self._special_ids = tf.constant([ids[f"[{n}]"] for n in names] or [0], tf.int32)
+        # A special token is one ASCII punctuation mark, a name, another mark: `[MASK]`,
+        # `<mask>`, `</s>`. In the text it becomes OPEN + name + CLOSE (as many characters),
+        # which pre-tokenisation keeps as one word and WordPiece maps to the token's id.
+        specials = []  # (token, open, name, close), one per distinct marked name
+        for token in special_tokens:
+            shape = re.fullmatch(r"([!-/:-@\[-`{-~])([\w/|.-]+)([!-/:-@\[-`{-~])", token or "",
+                                 flags=re.ASCII)
+            name = shape and (shape.group(2).lower() if self.lowercase else shape.group(2))
+            if token in ids and shape and name not in [s[2] for s in specials]:
+                specials.append((token, shape.group(1), name, shape.group(3)))
+        groups = {}
+        for token, open_, _, close in specials:
+            groups.setdefault((open_, close), []).append(token[1:-1])
+        self._special_patterns = []
+        for (open_, close), names in groups.items():
+            names = sorted(names, key=len, reverse=True)
+            self._special_patterns.append(
+                re.escape(open_) + "(" + "|".join(map(re.escape, names)) + ")" + re.escape(close))
+        self._special_pattern = self._special_patterns[0] if specials else None
+        # Tokens not opening with "[" would be split by the fast path's punctuation rule.
+        others = [re.escape(t) for t, o, _, _ in specials if o != "["]
+        self._special_anywhere = "(?s).*(?:" + "|".join(others) + ").*" if others else None
+        marked = [_OPEN + name + _CLOSE for _, _, name, _ in specials]
+        self._special_ids = tf.constant([ids[t] for t, _, _, _ in specials] or [0], tf.int32)
 
         # === Characters TensorFlow normalises differently from the reference ===
         # Each is cut out of the text and mapped alone: lowercase or NFD that ICU (a newer
@@ -456,6 +475,8 @@ class BertWordPiece(tf.Module):
             # the other removed characters (a marked special token is never empty).
             strings = tf.strings.regex_replace(
                 strings, self._special_pattern + "|" + _SENTINEL_CLASS, _OPEN + r"\1" + _CLOSE)
+            for pattern in self._special_patterns[1:]:
+                strings = tf.strings.regex_replace(strings, pattern, _OPEN + r"\1" + _CLOSE)
         return tf.strings.regex_replace(strings, _REMOVED_CLASS + "|" + _OPEN + _CLOSE, "")
 
     def _clean_keeping_length(self, strings):
@@ -464,8 +485,8 @@ class BertWordPiece(tf.Module):
         strings = _valid_utf8(strings)
         if self._special_pattern:
             strings = tf.strings.regex_replace(strings, _SENTINEL_CLASS, _SPARE)
-            strings = tf.strings.regex_replace(
-                strings, self._special_pattern, _OPEN + r"\1" + _CLOSE)
+            for pattern in self._special_patterns:
+                strings = tf.strings.regex_replace(strings, pattern, _OPEN + r"\1" + _CLOSE)
         return strings, tf.strings.regex_replace(strings, _REMOVED_CLASS, "")
 
     def _accents_and_case(self, strings, decomposed=False):
@@ -566,7 +587,10 @@ class BertWordPiece(tf.Module):
 
     def fast_path(self, strings):
         """Which strings of a rank-1 tensor `tokenize` sends down the fast path (bool)."""
-        return tf.strings.regex_full_match(strings, self._fast_pattern)
+        fast = tf.strings.regex_full_match(strings, self._fast_pattern)
+        if self._special_anywhere:  # e.g. "<mask>": its marks would split it there
+            fast &= ~tf.strings.regex_full_match(strings, self._special_anywhere)
+        return fast
 
     def tokenize(self, strings):
         """Token ids of a rank-1 string tensor, as a ragged int32 tensor (batch, tokens).
