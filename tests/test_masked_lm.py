@@ -114,10 +114,15 @@ def test_head_names_consumed_per_family():
 
 
 def test_bert_pretraining_checkpoint_notes_the_ignored_next_sentence_head(caplog):
-    with caplog.at_level(logging.INFO, logger="bertcls.tasks.masked_lm"):
+    # The load's one report (WeightReport) names the next-sentence head as an expected unused
+    # pre-training head, at INFO, and nothing of the masked-LM head, which the model uses.
+    with caplog.at_level(logging.INFO, logger="bertcls.models.checkpoints"):
         BertMaskedLM.from_preset(golden("bert"), strict=True)
-    notes = [r.getMessage() for r in caplog.records if "pre-training heads" in r.getMessage()]
-    assert len(notes) == 1 and "cls.seq_relationship.weight" in notes[0]
+    notes = [(r.levelno, r.getMessage()) for r in caplog.records
+             if r.name == "bertcls.models.checkpoints"]
+    assert len(notes) == 1 and notes[0][0] == logging.INFO, notes
+    assert "cls.seq_relationship.weight" in notes[0][1] and "pre-training head" in notes[0][1]
+    assert "cls.predictions" not in notes[0][1]
 
 
 def with_vocab(tmp_path, name):
@@ -140,12 +145,14 @@ def test_legacy_checkpoints_with_a_stored_decoder_load_strictly(tmp_path, name):
 
 def test_a_checkpoint_without_a_head_gets_a_new_one(tmp_path, caplog):
     directory = with_vocab(tmp_path, "electra_bin")  # ElectraForPreTraining: discriminator
-    with caplog.at_level(logging.INFO, logger="bertcls.tasks.masked_lm"):
+    with caplog.at_level(logging.INFO, logger="bertcls.models.checkpoints"):
         model = BertMaskedLM.from_preset(directory, max_seq_len=8)
-    messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "no masked-LM head" in messages and "discriminator_predictions" in messages
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert "a new masked-LM head: the checkpoint has none" in warnings[0]
+    assert "discriminator_predictions" in warnings[0]
     assert not np.asarray(keras.ops.convert_to_numpy(model.head.bias)).any()
-    with pytest.raises(CheckpointError, match="no masked-LM head.*strict"):
+    with pytest.raises(CheckpointError, match="strict=True.*a new masked-LM head"):
         BertMaskedLM.from_preset(directory, max_seq_len=8, strict=True)
 
 

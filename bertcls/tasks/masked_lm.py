@@ -12,7 +12,9 @@ from bertcls.tasks.mlm_head import (MaskedLMHead, head_options, mlm_head_spec,
                                     mlm_head_tensors, read_mlm_head)
 from bertcls.tasks.ner import IGNORE_INDEX
 from bertcls.tasks.prediction import predict_features, text_encoder
-from bertcls.tasks.pretrained import load_task_parts, write_task_directory
+from bertcls.models.checkpoint_files import Preset
+from bertcls.models.weight_report import WeightReport
+from bertcls.tasks.pretrained import backbone_and_encoder, write_task_directory
 from bertcls.tasks.tagger import MaskedAccuracy, MaskedSparseCategoricalCrossentropy
 
 logger = logging.getLogger(__name__)
@@ -88,11 +90,13 @@ class BertMaskedLM(Task):
             bertcls.CheckpointError: as `backbone_from_preset`, and for a partial or
                 misshapen head.
         """
-        directory, backbone, encoder = load_task_parts(preset, max_seq_len, strict=strict,
-                                                       pooling="tokens")
+        preset = Preset.read(preset)
+        report = WeightReport(preset.directory)
+        backbone, encoder = backbone_and_encoder(preset, strict, report, False, max_seq_len)
         model = cls(backbone, encoder=encoder, **kwargs)
-        tensors = checkpoints.read_checkpoint(directory)
-        load_mlm_head(model, tensors, strict=strict, source=directory)
+        load_mlm_head(model, preset.tensors, strict=strict, source=preset.directory,
+                      report=report)
+        report.finish(strict)
         return model
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
@@ -234,7 +238,7 @@ class BertMaskedLM(Task):
         }
 
 
-def load_mlm_head(model, tensors, strict=False, source="Checkpoint"):
+def load_mlm_head(model, tensors, strict=False, source="Checkpoint", report=None):
     """Set `model.head` (a `BertMaskedLM`'s) from a checkpoint's tensors.
 
     Args:
@@ -243,22 +247,33 @@ def load_mlm_head(model, tensors, strict=False, source="Checkpoint"):
         strict: a missing head, a non-finite value or an untied stored decoder is an error
             (else a warning).
         source: named in messages.
+        report: the load's `WeightReport`: the head's tensors are claimed as used, a missing
+            head recorded as newly initialised (a warning; an error under `strict` when the
+            report finishes). None: logged here.
 
     Returns:
         The checkpoint names consumed (empty when the checkpoint has no head).
     """
     values, used, ignored = read_mlm_head(model.backbone, tensors, source)
-    if ignored:
+    if ignored and report is None:
         logger.info("Ignored the checkpoint's other pre-training heads (a masked-LM model does "
                     "not use them): %s", ", ".join(ignored))
     if not values:
         spec = mlm_head_spec(model.backbone)
         message = (f"{source} has no masked-LM head ({spec['dense']}.*, {spec['norm']}.*, "
                    f"{spec['bias']}); the head is newly initialised")
+        if report is not None:
+            report.initialised([w.path for w in model.head.weights],
+                               "a new masked-LM head: the checkpoint has none; train it before "
+                               "using its predictions")
+            return []
         if strict:
             raise checkpoints.CheckpointError(message + " (strict=True).")
         logger.warning("%s: train it before using its predictions.", message)
         return []
+    if report is not None:
+        report.claim(checkpoints.normalize_names(dict.fromkeys(used),
+                                                 model.backbone.hf_prefix, source))
     problems = [r for r, v in values.items() if not np.isfinite(v).all()]
     decoder = values.pop("decoder.weight", None)
     if decoder is not None:

@@ -227,13 +227,10 @@ def load_task(cls, preset, task_args, max_seq_len=None, strict=False, new_head=F
     arguments = cls.preset_arguments(found if keep else None, **task_args)
     report = WeightReport(preset.directory)
     roles = head_names(family, cls.hf_task)
-    backbone = load_backbone(family, preset, strict=strict, report=report,
-                             needs_pooler=reads_pooler(cls, family, kwargs))
-    if max_seq_len is None:
-        saved = read_settings(found if keep else None, "max_seq_len", int)
-        max_seq_len = min(saved or default_max_seq_len, backbone.max_input_length)
-    encoder = encoder_from_directory(preset.directory, model_config=preset.config,
-                                     max_seq_len=max_seq_len, **(encoder_options or {}))
+    backbone, encoder = backbone_and_encoder(
+        preset, strict, report, reads_pooler(cls, family, kwargs), max_seq_len,
+        read_settings(found if keep else None, "max_seq_len", int) or default_max_seq_len,
+        encoder_options)
     model = cls(backbone, encoder=encoder, **arguments, **kwargs)
     if keep:
         state = normalize_names(preset.tensors, family.hf_prefix, preset.directory)
@@ -249,6 +246,24 @@ def load_task(cls, preset, task_args, max_seq_len=None, strict=False, new_head=F
         report.initialised([w.path for w in model.head.weights], reason, expected=True)
     report.finish(strict)
     return model
+
+
+def backbone_and_encoder(preset, strict, report, needs_pooler, max_seq_len=None,
+                         default_max_seq_len=128, encoder_options=None):
+    """The backbone (recorded into `report`) and the encoder of a read `Preset`: what every
+    task's `from_preset` builds its head on.
+
+    Args:
+        max_seq_len: the encoder's length; None: `default_max_seq_len`, at most the
+            checkpoint's positions.
+    """
+    backbone = load_backbone(preset_backbone_class(preset), preset, strict=strict,
+                             report=report, needs_pooler=needs_pooler)
+    if max_seq_len is None:
+        max_seq_len = min(default_max_seq_len, backbone.max_input_length)
+    encoder = encoder_from_directory(preset.directory, model_config=preset.config,
+                                     max_seq_len=max_seq_len, **(encoder_options or {}))
+    return backbone, encoder
 
 
 def reads_pooler(cls, family, kwargs):
@@ -343,12 +358,10 @@ def load_task_parts(preset, max_seq_len=128, strict=False, pooling="cls", **enco
     ('RobertaBackbone', 11)
     """
     preset = Preset.read(preset)
-    backbone = load_backbone(preset_backbone_class(preset), preset, strict=strict,
-                             needs_pooler=pooling == "pooled")
-    if max_seq_len is None:
-        max_seq_len = min(128, backbone.max_input_length)
-    encoder = encoder_from_directory(preset.directory, model_config=preset.config,
-                                     max_seq_len=max_seq_len, **encoder_options)
+    report = WeightReport(preset.directory)
+    backbone, encoder = backbone_and_encoder(preset, strict, report, pooling == "pooled",
+                                             max_seq_len, encoder_options=encoder_options)
+    report.finish(strict)
     return preset.directory, backbone, encoder
 
 
