@@ -32,6 +32,7 @@ from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
 from bertcls.tasks.qa_answers import Answer, best_answers
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
+from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold, squad_v2_scores
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
 from bertcls.tasks.pooling import SentencePooling
 from bertcls.tasks.siamese import MultipleNegativesRankingLoss, SiameseModel
@@ -103,6 +104,8 @@ __all__ = [
     "klue_char_f1",
     "klue_entity_f1",
     "korquad_scores",
+    "squad_v2_scores",
+    "best_no_answer_threshold",
     "normalize_answer",
     "read_klue_ner",
     "SentenceEmbedder",
