@@ -30,7 +30,7 @@ from bertcls.tasks.embedder import SentenceEmbedder
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
-from bertcls.tasks.qa_answers import Answer, best_answers
+from bertcls.tasks.qa_answers import Answer, best_answers, no_answer_margins
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold, squad_v2_scores
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
@@ -100,6 +100,7 @@ __all__ = [
     "SpanAccuracy",
     "SpanLoss",
     "best_answers",
+    "no_answer_margins",
     "encode_qa",
     "klue_char_f1",
     "klue_entity_f1",

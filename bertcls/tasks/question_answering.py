@@ -11,7 +11,7 @@ from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.prediction import predict_features, width_batches
 from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
-from bertcls.tasks.qa_answers import best_answers
+from bertcls.tasks.qa_answers import best_answers, check_null_threshold, no_answer_margins
 from bertcls.tasks.qa_windows import encode_qa
 
 
@@ -81,9 +81,12 @@ class BertQuestionAnswerer(Task):
     `bertcls.encode_qa`: contexts longer than the encoder's `max_seq_len` are split into
     windows sharing `doc_stride` tokens; questions are cut to `max_question_len` tokens).
     Labels are int `(windows, 2)`: the answer's start and end token in the window, `[CLS]`
-    (0, 0) where the window does not hold the answer; `fit`/`evaluate` check them.
+    (0, 0) where the window does not hold the answer or the question has none (SQuAD 2.0's
+    unanswerable questions); `fit`/`evaluate` check them.
     `predict_answers` runs every window and returns each question's best span over its
-    windows, sliced from the context (`bertcls.best_answers`).
+    windows, sliced from the context (`bertcls.best_answers`); with a `null_threshold` it
+    answers "no answer" (empty text) where the `[CLS]` score beats the best span by more than
+    the threshold. `tune_null_threshold` sets it from a dev set; it is saved with the model.
 
     Args:
         backbone: a `BertBackbone`.
@@ -96,6 +99,9 @@ class BertQuestionAnswerer(Task):
         max_question_len: question tokens kept.
         max_answer_length: the longest answer predicted, in tokens.
         n_best: start and end candidates per window in post-processing.
+        null_threshold: None (the default: always answer with a span), or the margin
+            `null_score - score` above which `predict_answers` says "no answer" (see
+            `bertcls.best_answers`; 0.0 is Hugging Face's default).
 
     Call arguments:
         inputs: dict of int `input_ids`, `attention_mask`, `token_type_ids`.
@@ -118,10 +124,13 @@ class BertQuestionAnswerer(Task):
     >>> answer = model.predict_answer("who", "kim went to seoul")
     >>> answer.text in "kim went to seoul"
     True
+    >>> model.null_threshold = -1e9  # any [CLS] score wins: always "no answer"
+    >>> model.predict_answer("who", "kim went to seoul").text
+    ''
     """
 
     def __init__(self, backbone, head=None, encoder=None, doc_stride=128, max_question_len=64,
-                 max_answer_length=30, n_best=20, **kwargs):
+                 max_answer_length=30, n_best=20, null_threshold=None, **kwargs):
         for name, value, low in (("doc_stride", doc_stride, 0),
                                  ("max_question_len", max_question_len, 0),
                                  ("max_answer_length", max_answer_length, 1),
@@ -139,6 +148,7 @@ class BertQuestionAnswerer(Task):
         self.max_question_len = max_question_len
         self.max_answer_length = max_answer_length
         self.n_best = n_best
+        self.null_threshold = null_threshold
         if len(outputs.shape) != 3 or outputs.shape[-1] != 2:
             raise ValueError(
                 f"The head must output (batch, length, 2) start/end logits, its output has "
@@ -258,8 +268,19 @@ class BertQuestionAnswerer(Task):
             logits[rows, :width] = predict_features(self, batch)
         return logits
 
+    @property
+    def null_threshold(self):
+        """None (always a span) or the `null_score - score` margin above which
+        `predict_answers` says "no answer"; settable, saved in `get_config`."""
+        return self._null_threshold
+
+    @null_threshold.setter
+    def null_threshold(self, value):
+        self._null_threshold = check_null_threshold(value)
+
     def predict_answers(self, questions, contexts, batch_size=32):
-        """The answer to each question in its context.
+        """The answer to each question in its context, or "no answer" (empty text) when the
+        model has a `null_threshold` and the `[CLS]` score beats the best span by more.
 
         Contexts longer than a window are split (`encode`); windows run in length-sorted
         batches; each question's best span over its windows is sliced from its context.
@@ -269,13 +290,64 @@ class BertQuestionAnswerer(Task):
             batch_size: windows per forward pass.
 
         Returns:
-            list of `Answer(text, start, end, score)`: `text == context[start:end]`, `score`
-            the span's start + end logit.
+            list of `Answer(text, start, end, score, null_score)`: `text ==
+            context[start:end]`, `score` the best span's start + end logit, `null_score` the
+            `[CLS]` start + end logit (smallest over the windows).
         """
+        return self._answers(questions, contexts, batch_size, self.null_threshold)
+
+    def _answers(self, questions, contexts, batch_size, null_threshold):
         windows = self.encode(questions, contexts)
         logits = self.predict_logits(windows, batch_size)
         return best_answers(logits, windows, list(contexts), n_best=self.n_best,
-                            max_answer_length=self.max_answer_length)
+                            max_answer_length=self.max_answer_length,
+                            null_threshold=null_threshold)
+
+    def tune_null_threshold(self, questions, contexts, references, metric="f1",
+                            batch_size=32):
+        """Set `null_threshold` to the value that maximises SQuAD 2.0's F1 (or exact match)
+        on a dev set, by the official evaluator's best-threshold search
+        (`bertcls.best_no_answer_threshold` on the margins `null_score - score`).
+
+        Args:
+            questions, contexts: lists of strings of equal length.
+            references: one list of gold answer texts per question, empty for an
+                unanswerable one.
+            metric: `"f1"` or `"exact"`.
+            batch_size: windows per forward pass.
+
+        Returns:
+            `(threshold, score)`: the threshold now set on the model, and the dev score
+            (x100) it gives.
+
+        Example (a random tiny model; on real data use a held-out dev set):
+
+        >>> from bertcls import BertBackbone, FeatureEncoder
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "who", "kim", "went", "to", "seoul"]
+        >>> model = BertQuestionAnswerer(
+        ...     BertBackbone(vocabulary_size=9, num_layers=1, num_heads=2, hidden_size=8,
+        ...                  intermediate_size=16),
+        ...     encoder=FeatureEncoder(vocab, max_seq_len=8), doc_stride=1, max_question_len=2)
+        >>> threshold, f1 = model.tune_null_threshold(["who", "who"], ["kim went", "to seoul"],
+        ...                                           [["kim"], []])
+        >>> model.null_threshold == threshold
+        True
+        """
+        from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold
+
+        if isinstance(references, str) or len(references) != len(questions):
+            raise ValueError(
+                f"`references` must be a list of {len(questions)} lists of gold answers (one "
+                f"per question, empty when unanswerable), received "
+                f"{type(references).__name__} of length {len(references)}.")
+        answers = self._answers(questions, contexts, batch_size, None)
+        ids = [str(i) for i in range(len(answers))]
+        threshold, score = best_no_answer_threshold(
+            {i: a.text for i, a in zip(ids, answers)},
+            {i: list(r) if not isinstance(r, str) else r for i, r in zip(ids, references)},
+            dict(zip(ids, no_answer_margins(answers))), metric=metric)
+        self.null_threshold = threshold
+        return threshold, score
 
     def predict_answer(self, question, context):
         """The `Answer` to one question (see `predict_answers`)."""
@@ -299,4 +371,5 @@ class BertQuestionAnswerer(Task):
             "max_question_len": self.max_question_len,
             "max_answer_length": self.max_answer_length,
             "n_best": self.n_best,
+            "null_threshold": self.null_threshold,
         }
