@@ -54,7 +54,8 @@ from bertcls.training.export_qa import export_qa_model
 from bertcls.training.pair_datasets import read_klue_nli, read_klue_sts, read_kornli, read_korsts
 from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
                                        load_nsmc, read_klue_ner, read_nsmc)
-from bertcls.training.squad import QAExample, load_korquad, read_squad, split_by_title
+from bertcls.training.squad import (QAExample, first_answers, load_korquad, read_squad,
+                                    split_by_title, unanswerable_pairs)
 
 __all__ = [
     # Text
@@ -144,4 +145,6 @@ __all__ = [
     "load_korquad",
     "read_squad",
     "split_by_title",
+    "first_answers",
+    "unanswerable_pairs",
 ]

@@ -104,6 +104,17 @@ def test_unanswerable_windows_point_at_cls():
     assert windows.example_index.tolist() == [0, 0, 1]
     assert windows.labels.tolist() == [[0, 0], [7, 8], [0, 0]]
     assert texts_of_labels(windows, contexts) == ["", "c d", ""]
+    # "drop": the answerable question's window without its answer goes; the unanswerable
+    # question's windows stay, at [CLS].
+    dropped = encode_qa(encoder(), ["who", "where"], contexts, [("c d", 16), None],
+                        doc_stride=2, max_question_len=4, answerless_windows="drop")
+    assert dropped.example_index.tolist() == [0, 1]
+    assert dropped.labels.tolist() == [[7, 8], [0, 0]]
+    assert len(dropped.offsets) == len(dropped.context_mask) == 2
+    np.testing.assert_array_equal(dropped.features["input_ids"], windows.features["input_ids"][1:])
+    with pytest.raises(ValueError, match="`answerless_windows` must be 'cls' or 'drop', "
+                                         "received 'none'"):
+        encode_qa(encoder(), ["who"], ["a"], doc_stride=2, answerless_windows="none")
 
 
 def test_korean_particles_attached_to_the_answer():

@@ -236,11 +236,14 @@ class BertQuestionAnswerer(Task):
                 f"{y[bad][:3].tolist()}.")
         return y
 
-    def encode(self, questions, contexts, answers=None):
+    def encode(self, questions, contexts, answers=None, answerless_windows="cls"):
         """`bertcls.encode_qa` with this model's encoder, `doc_stride` and
-        `max_question_len`: the windows to `fit` on (`windows.features`, `windows.labels`)."""
+        `max_question_len`: the windows to `fit` on (`windows.features`, `windows.labels`).
+        `answers`: `(text, start)` per question, `None` when unanswerable (all its windows
+        point at `[CLS]`); `answerless_windows`: see `encode_qa`."""
         return encode_qa(self._encoder(), questions, contexts, answers,
-                         doc_stride=self.doc_stride, max_question_len=self.max_question_len)
+                         doc_stride=self.doc_stride, max_question_len=self.max_question_len,
+                         answerless_windows=answerless_windows)
 
     def _encoder(self):
         if self.encoder is None:
