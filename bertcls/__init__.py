@@ -34,6 +34,7 @@ from bertcls.tasks.qa_answers import Answer, best_answers, no_answer_margins
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
 from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold, squad_v2_scores
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
+from bertcls.tasks.open_qa import OpenAnswer, PassageIndex, RetrieveThenRead
 from bertcls.tasks.pooling import SentencePooling
 from bertcls.tasks.siamese import MultipleNegativesRankingLoss, SiameseModel
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
@@ -111,6 +112,9 @@ __all__ = [
     "normalize_answer",
     "read_klue_ner",
     "SentenceEmbedder",
+    "OpenAnswer",
+    "PassageIndex",
+    "RetrieveThenRead",
     "SentencePooling",
     "SiameseModel",
     "MultipleNegativesRankingLoss",
