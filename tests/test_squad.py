@@ -120,3 +120,8 @@ def test_unanswerable_pairs_take_paragraphs_of_other_articles():
         unanswerable_pairs(examples, 13)
     with pytest.raises(ValueError, match="two or more articles"):
         unanswerable_pairs(examples[:4], 1)
+    # Questions of one article, paragraphs of others.
+    from_others = unanswerable_pairs(examples[:4], 4, paragraphs_from=examples[4:])
+    assert {e.title for e in from_others} <= {"나", "다"}
+    single_other = unanswerable_pairs(examples[:4], 2, paragraphs_from=examples[4:8])
+    assert {e.title for e in single_other} == {"나"}

@@ -191,22 +191,23 @@ def split_by_title(examples, fraction, seed=0):
             [e for e in examples if e.title in second])
 
 
-def unanswerable_pairs(examples, count, seed=0):
+def unanswerable_pairs(examples, count, seed=0, paragraphs_from=None):
     """Unanswerable questions made at run time: questions paired with a paragraph of *another
     article*, with no answer (a stand-in for SQuAD 2.0 / KLUE-MRC negatives when only KorQuAD
     1.0 is at hand).
 
     Each of `count` questions (drawn without replacement, seeded) gets a context drawn from
-    the paragraphs of the other articles (`title` differs). Such negatives are easier than
-    SQuAD 2.0's, which were written by people to look answerable from their own paragraph:
-    here the paragraph is usually off-topic, so a model tuned on them learns to spot a topic
-    mismatch more than an absent fact.
+    the paragraphs of the other articles (`title` differs) of `paragraphs_from`. Such
+    negatives are easier than SQuAD 2.0's, which people wrote to look answerable from their
+    own paragraph: here the paragraph is usually off-topic, so a model tuned on them learns
+    to spot a topic mismatch more than an absent fact.
 
     Args:
-        examples: `QAExample`s from two or more articles (the source of both questions and
-            paragraphs; they are not changed).
+        examples: `QAExample`s, the source of the questions (they are not changed).
         count: how many unanswerable questions to make, at most `len(examples)`.
         seed: seed of the draws.
+        paragraphs_from: `QAExample`s whose paragraphs are drawn (default: `examples`); for
+            every question there must be one from another article.
 
     Returns:
         list of `QAExample`s with empty `answers`, ids `"<question id>/unanswerable"`, the
@@ -226,11 +227,8 @@ def unanswerable_pairs(examples, count, seed=0):
         raise ValueError(f"`count` must be an integer in [0, {len(examples)}] (the number of "
                          f"examples), received {count!r}.")
     paragraphs = {}
-    for e in examples:
+    for e in (examples if paragraphs_from is None else list(paragraphs_from)):
         paragraphs.setdefault(e.title, {})[e.context] = None
-    if len(paragraphs) < 2:
-        raise ValueError("Unanswerable pairs need examples from two or more articles (titles), "
-                         f"found {len(paragraphs)}.")
     titles = sorted(paragraphs)
     pool = [(t, c) for t in titles for c in paragraphs[t]]
     owner = np.array([titles.index(t) for t, _ in pool])
@@ -239,7 +237,13 @@ def unanswerable_pairs(examples, count, seed=0):
     out = []
     for i in chosen:
         e = examples[i]
-        others = np.flatnonzero(owner != titles.index(e.title))
+        others = np.flatnonzero(owner != (titles.index(e.title) if e.title in paragraphs
+                                          else -1))
+        if not len(others):
+            raise ValueError(
+                f"Question {e.id!r} of article {e.title!r} needs a paragraph of another article: "
+                f"the paragraphs come from {len(paragraphs)} article(s) (two or more articles "
+                f"are needed, or `paragraphs_from` with other articles).")
         title, context = pool[int(rng.choice(others))]
         out.append(QAExample(f"{e.id}/unanswerable", title, e.question, context, [], []))
     return out
