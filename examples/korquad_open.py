@@ -58,9 +58,9 @@ STEPS, BATCH_SIZE, LEARNING_RATE = 2000, 16, 3e-5
 TRAIN_QUESTIONS, TUNE_QUESTIONS, TEST_QUESTIONS = None, 500, 500
 
 # === --quick: MiniLM for both, short windows, few steps, few questions ===
-QUICK = dict(max_seq_len=64, doc_stride=16, max_question_len=16, embed_len=128, steps=150,
-             batch_size=8, learning_rate=1e-4, train_questions=400, tune_questions=30,
-             test_questions=30)
+QUICK = dict(max_seq_len=64, doc_stride=16, max_question_len=16, embed_len=128, steps=100,
+             batch_size=8, learning_rate=1e-4, train_questions=400, tune_questions=20,
+             test_questions=24)
 
 
 def parse_args(argv=None):
