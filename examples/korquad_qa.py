@@ -75,7 +75,8 @@ OFFLINE_HINT = (
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="MiniLM on the KorQuAD dev file split by article (offline with --data-dir)")
+                        help="MiniLM on the KorQuAD dev file split by article "
+                             "(offline with --data-dir)")
     parser.add_argument("--data-dir", help="folder with the KorQuAD 1.0 JSON files (no download)")
     parser.add_argument("--cache-dir", help="download cache (default $BERTCLS_CACHE)")
     parser.add_argument("--preset", help=f"Hugging Face id or directory (default {PRESET}; "
