@@ -310,7 +310,9 @@ class BertQuestionAnswerer(Task):
                             batch_size=32):
         """Set `null_threshold` to the value that maximises SQuAD 2.0's F1 (or exact match)
         on a dev set, by the official evaluator's best-threshold search
-        (`bertcls.best_no_answer_threshold` on the margins `null_score - score`).
+        (`bertcls.best_no_answer_threshold` on the margins `null_score - score`). As in the
+        official search, when no threshold scores better than "no answer" for every question,
+        the threshold returned is 0.0 (Hugging Face's default margin).
 
         Args:
             questions, contexts: lists of strings of equal length.
