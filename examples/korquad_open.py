@@ -16,7 +16,8 @@ Such negatives are easier than SQuAD 2.0's, which people wrote to look answerabl
 
 The articles are split (in code: the file is CC BY-ND and is read, never rewritten) into
 reader training, threshold tuning and test articles. The report gives retrieval recall@k
-(the question's own paragraph among the top k), the reader's "no answer" accuracy on the
+(the question's own paragraph among the top k; also for a BM25 baseline when the `bm25s`
+package is installed), the reader's "no answer" accuracy on the
 synthetic negatives, and end-to-end KorQuAD EM/F1 (answerable questions) and SQuAD 2.0
 EM/F1 with HasAns/NoAns (all test questions).
 
@@ -134,6 +135,22 @@ def train_reader(reader, examples, args):
     return len(rows)
 
 
+def bm25_recall(passages, questions, gold):
+    """Recall@k of a lexical baseline, BM25 (the `bm25s` package: `pip install bm25s`), on
+    the same questions; None when bm25s is not installed. Tokens are runs of word characters
+    (Hangul included), lowercased, no stopwords or stemming: Korean particles stay attached."""
+    try:
+        import bm25s
+    except ImportError:
+        return None
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(passages, stopwords=None, show_progress=False),
+                    show_progress=False)
+    hits, _ = retriever.retrieve(bm25s.tokenize(questions, stopwords=None, show_progress=False),
+                                 k=min(max(RECALL_AT), len(passages)), show_progress=False)
+    return {k: float(np.mean([g in row[:k] for g, row in zip(gold, hits)])) for k in RECALL_AT}
+
+
 def load_index(embedder, passages, titles, args):
     if args.index and os.path.exists(args.index):
         index = bertcls.PassageIndex.load(args.index)
@@ -211,6 +228,7 @@ def main(argv=None):
     gold = np.array([passages.index(e.context) for e in answerable])
     recall = {k: float(np.mean([g in row[:k] for g, row in zip(gold, hits)]))
               for k in RECALL_AT}
+    lexical = bm25_recall(passages, [e.question for e in answerable], gold)
     answers = qa.answer([e.question for e in questions])
     seconds = time.time() - t
     # The left-out articles' questions have no answer in the corpus: their gold is "".
@@ -238,6 +256,11 @@ def main(argv=None):
     print(f"corpus: {len(index)} passages; test: {len(answerable)} answerable + "
           f"{len(unanswerable)} unanswerable questions ({seconds:.0f} s)")
     print("retrieval recall@k: " + ", ".join(f"@{k} {v:.1%}" for k, v in recall.items()))
+    if lexical is None:
+        print("BM25 baseline: skipped (pip install bm25s)")
+    else:
+        print("BM25 baseline recall@k (bm25s): " +
+              ", ".join(f"@{k} {v:.1%}" for k, v in lexical.items()))
     print(f"end to end, top {TOP_K} passages read: KorQuAD 1.0 EM {korquad['exact_match']:.2f} "
           f"F1 {korquad['f1']:.2f} (answerable questions)")
     print(f"end to end, SQuAD 2.0: EM {squad['exact']:.2f} F1 {squad['f1']:.2f}; HasAns EM "

@@ -25,6 +25,8 @@ def test_korquad_open_quick_slice(tmp_path, minilm_path):
     assert "(not in the corpus)" in out
     assert "test: 2 answerable + 1 unanswerable questions" in out
     assert "retrieval recall@k: @1 " in out and "@10 " in out
+    assert ("BM25 baseline recall@k (bm25s): @1 " in out
+            or "BM25 baseline: skipped (pip install bm25s)" in out)
     assert "KorQuAD 1.0 EM " in out and "NoAns accuracy " in out
     index = PassageIndex.load(str(tmp_path / "corpus.npz"))
     assert len(index) > 8 and index.embeddings.shape[1] == 384
