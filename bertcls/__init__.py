@@ -32,9 +32,11 @@ from bertcls.tasks.masked_lm import BertMaskedLM
 from bertcls.tasks.mlm_head import MaskedLMHead
 from bertcls.tasks.klue_metrics import klue_char_f1, klue_entity_f1
 from bertcls.tasks.metrics import char_f1, entity_scores, get_entities
-from bertcls.tasks.qa_answers import Answer, best_answers
+from bertcls.tasks.qa_answers import Answer, best_answers, no_answer_margins
 from bertcls.tasks.qa_metrics import korquad_scores, normalize_answer
+from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold, squad_v2_scores
 from bertcls.tasks.qa_windows import QAWindows, encode_qa
+from bertcls.tasks.open_qa import OpenAnswer, PassageIndex, RetrieveThenRead
 from bertcls.tasks.pooling import SentencePooling
 from bertcls.tasks.siamese import MultipleNegativesRankingLoss, SiameseModel
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
@@ -56,7 +58,8 @@ from bertcls.training.export_qa import export_qa_model
 from bertcls.training.pair_datasets import read_klue_nli, read_klue_sts, read_kornli, read_korsts
 from bertcls.training.datasets import (DatasetError, clean_like_tutorial, load_klue_ner,
                                        load_nsmc, read_klue_ner, read_nsmc)
-from bertcls.training.squad import QAExample, load_korquad, read_squad, split_by_title
+from bertcls.training.squad import (QAExample, first_answers, load_korquad, read_squad,
+                                    split_by_title, unanswerable_pairs)
 
 __all__ = [
     # Text
@@ -104,13 +107,19 @@ __all__ = [
     "SpanAccuracy",
     "SpanLoss",
     "best_answers",
+    "no_answer_margins",
     "encode_qa",
     "klue_char_f1",
     "klue_entity_f1",
     "korquad_scores",
+    "squad_v2_scores",
+    "best_no_answer_threshold",
     "normalize_answer",
     "read_klue_ner",
     "SentenceEmbedder",
+    "OpenAnswer",
+    "PassageIndex",
+    "RetrieveThenRead",
     "SentencePooling",
     "SiameseModel",
     "MultipleNegativesRankingLoss",
@@ -147,4 +156,6 @@ __all__ = [
     "load_korquad",
     "read_squad",
     "split_by_title",
+    "first_answers",
+    "unanswerable_pairs",
 ]

@@ -9,6 +9,8 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Document the tree this script is in, not another installed copy of bertcls.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bertcls  # noqa: E402
 

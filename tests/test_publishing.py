@@ -178,3 +178,14 @@ def test_the_hub_page_runs_as_written(tmp_path, monkeypatch, capsys):
     assert out[3] == "True" and out[4].startswith("num_classes=5 disagrees with the checkpoint")
     assert out[5] == "5"
     assert out[6] == "['---', 'library_name: \"bertcls\"', 'pipeline_tag: \"text-classification\"']"
+
+
+def test_span_reader_keeps_its_null_threshold_through_save_pretrained(tmp_path):
+    model = BertQuestionAnswerer(BUILDERS["bert"](), encoder=FeatureEncoder(VOCAB, max_seq_len=12),
+                                 null_threshold=1.25)
+    directory = model.save_pretrained(str(tmp_path / "qa"))
+    assert BertQuestionAnswerer.from_preset(directory).null_threshold == 1.25
+    assert BertQuestionAnswerer.from_preset(directory, null_threshold=-2.0).null_threshold == -2.0
+    plain = BertQuestionAnswerer(BUILDERS["bert"](), encoder=FeatureEncoder(VOCAB, max_seq_len=12))
+    assert BertQuestionAnswerer.from_preset(
+        plain.save_pretrained(str(tmp_path / "plain"))).null_threshold is None

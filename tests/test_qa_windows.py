@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from bertcls import FeatureEncoder, best_answers, encode_qa
+from bertcls import FeatureEncoder, best_answers, encode_qa, no_answer_margins
 from conftest import REPO
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "who", "where", "kim", "lee", "went",
@@ -104,6 +104,17 @@ def test_unanswerable_windows_point_at_cls():
     assert windows.example_index.tolist() == [0, 0, 1]
     assert windows.labels.tolist() == [[0, 0], [7, 8], [0, 0]]
     assert texts_of_labels(windows, contexts) == ["", "c d", ""]
+    # "drop": the answerable question's window without its answer goes; the unanswerable
+    # question's windows stay, at [CLS].
+    dropped = encode_qa(encoder(), ["who", "where"], contexts, [("c d", 16), None],
+                        doc_stride=2, max_question_len=4, answerless_windows="drop")
+    assert dropped.example_index.tolist() == [0, 1]
+    assert dropped.labels.tolist() == [[7, 8], [0, 0]]
+    assert len(dropped.offsets) == len(dropped.context_mask) == 2
+    np.testing.assert_array_equal(dropped.features["input_ids"], windows.features["input_ids"][1:])
+    with pytest.raises(ValueError, match="`answerless_windows` must be 'cls' or 'drop', "
+                                         "received 'none'"):
+        encode_qa(encoder(), ["who"], ["a"], doc_stride=2, answerless_windows="none")
 
 
 def test_korean_particles_attached_to_the_answer():
@@ -182,7 +193,7 @@ def test_answers_only_inside_the_context_and_not_too_long():
     # [CLS] who [SEP] a b c d e f [SEP]: [CLS] and the question score highest, then "a".."f".
     logits = logits_for(windows, [(0, 0, 0)], 100.0) + logits_for(windows, [(0, 1, 1)], 50.0)
     logits += logits_for(windows, [(0, 3, 8)], 2.0)
-    assert best_answers(logits, windows, contexts)[0] == ("a b c d e f", 0, 11, 4.0)
+    assert best_answers(logits, windows, contexts)[0] == ("a b c d e f", 0, 11, 4.0, 200.0)
     # Six tokens is one too many: the best remaining span has one of the two.
     answer = best_answers(logits, windows, contexts, max_answer_length=5)[0]
     assert answer.score == 2.0 and answer.text in {"a", "a b", "a b c", "a b c d", "a b c d e",
@@ -192,3 +203,31 @@ def test_answers_only_inside_the_context_and_not_too_long():
     assert best_answers(logits, windows, contexts)[0].score == 5.0
     with pytest.raises(ValueError, match="shape"):
         best_answers(logits[:, :, :1], windows, contexts)
+
+
+def test_null_score_is_the_smallest_over_windows_and_the_threshold_decides():
+    contexts = ["a  b, c d e f a b c d"]
+    windows = encode_qa(encoder(), ["who"], contexts, doc_stride=2, max_question_len=4)
+    assert len(windows.example_index) >= 2
+    logits = logits_for(windows, [(0, 3, 5)], 2.0)  # span score 4.0
+    logits[:, 0, :] = 3.0  # [CLS] start + end: 6.0 in every window ...
+    logits[1, 0, :] = 2.5  # ... but 5.0 in the second: the minimum counts
+    plain = best_answers(logits, windows, contexts)[0]
+    assert (plain.text, plain.score, plain.null_score) == ("a  b,", 4.0, 5.0)
+    # margin null - span = 1.0: above 0.5 -> no answer; not above 1.0 -> the span.
+    null = best_answers(logits, windows, contexts, null_threshold=0.5)[0]
+    assert null == ("", 0, 0, 4.0, 5.0)
+    assert best_answers(logits, windows, contexts, null_threshold=1.0)[0].text == "a  b,"
+    assert no_answer_margins([plain, null]) == [1.0, 1.0]
+    for bad in ("0.5", float("nan"), True):
+        with pytest.raises(ValueError, match="`null_threshold` must be None .* received"):
+            best_answers(logits, windows, contexts, null_threshold=bad)
+
+
+def test_no_candidate_is_no_answer_with_a_threshold():
+    windows = encode_qa(encoder(), ["who"], [""], max_question_len=4, doc_stride=0)
+    logits = np.zeros((1, 10, 2), np.float32)
+    assert best_answers(logits, windows, [""])[0].score == -np.inf
+    answer = best_answers(logits, windows, [""], null_threshold=100.0)[0]
+    assert answer.text == "" and answer.null_score == 0.0
+    assert no_answer_margins([answer]) == [1e30]

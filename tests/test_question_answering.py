@@ -105,10 +105,13 @@ def test_config_round_trip_matches_constructor():
     model = tiny_model(doc_stride=5)
     config = model.get_config()
     for key, value in {"doc_stride": 5, "max_question_len": 4, "max_answer_length": 4,
-                       "n_best": 20}.items():
+                       "n_best": 20, "null_threshold": None}.items():
         assert config[key] == value
     clone = BertQuestionAnswerer.from_config(config)
     assert clone.get_config() == config
+    model.null_threshold = 1.5
+    clone = BertQuestionAnswerer.from_config(model.get_config())
+    assert clone.null_threshold == 1.5 and clone.get_config()["null_threshold"] == 1.5
 
 
 @pytest.mark.parametrize("y, message", [
@@ -131,6 +134,8 @@ def test_constructor_and_predict_errors():
                             hidden_size=8, intermediate_size=16)
     with pytest.raises(ValueError, match="n_best"):
         BertQuestionAnswerer(backbone, n_best=0)
+    with pytest.raises(ValueError, match="`null_threshold` must be None .* received 'low'"):
+        BertQuestionAnswerer(backbone, null_threshold="low")
     model = BertQuestionAnswerer(backbone)
     with pytest.raises(ValueError, match="no encoder"):
         model.predict_answers(["누가"], ["김"])
@@ -207,3 +212,32 @@ def test_fit_under_a_mirrored_strategy():
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=240)
     assert "MIRRORED_OK" in done.stdout, done.stderr[-3000:]
+
+
+def test_unanswerable_questions_train_to_cls_and_the_tuned_threshold_is_saved(tmp_path):
+    # Half of the questions have no answer: the context lacks the clause they ask about
+    # (only fillers), and they are labelled [CLS] in every window (SQuAD 2.0).
+    questions, contexts, answers = toy_examples(48, seed=1)
+    rng = np.random.default_rng(2)
+    for i in range(0, 48, 2):
+        contexts[i] = " ".join(rng.choice(FILLERS, rng.integers(5, 40)))
+        answers[i] = None
+    model = tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    windows = model.encode(questions, contexts, answers)
+    assert (windows.labels[np.isin(windows.example_index, range(0, 48, 2))] == 0).all()
+    model.fit(windows.features, windows.labels, epochs=40, batch_size=16, verbose=0)
+    references = [[a[0]] if a else [] for a in answers]
+    spans = model.predict_answers(questions, contexts)  # no threshold: always a span
+    assert all(a.text for a in spans[1::2]) and all(np.isfinite(a.null_score) for a in spans)
+    threshold, f1 = model.tune_null_threshold(questions, contexts, references)
+    assert model.null_threshold == threshold and f1 >= 90
+    answered = model.predict_answers(questions, contexts)
+    no_answer = [a.text == "" for a in answered]
+    assert np.mean(no_answer[0::2]) >= 0.9 and np.mean(no_answer[1::2]) <= 0.1
+    path = tmp_path / "null.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.null_threshold == threshold
+    assert [a.text for a in loaded.predict_answers(questions, contexts)] == \
+        [a.text for a in answered]

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from bertcls import DatasetError, load_korquad, read_squad, split_by_title
+from bertcls import (DatasetError, QAExample, first_answers, load_korquad, read_squad,
+                     split_by_title, unanswerable_pairs)
 from conftest import SHARED_DATA
 
 CONTEXT = "세종대왕은 1443년 훈민정음을 창제하였다."
@@ -90,3 +91,37 @@ def read_squad_dev():
     examples = read_squad(str(path))
     assert len(examples) == 5774
     return examples
+
+
+def test_squad_v2_unanswerable_questions_become_cls_targets(tmp_path):
+    path = write(tmp_path, squad([
+        {"id": "q1", "question": "언제?", "answers": [{"text": "1443년", "answer_start": 6}]},
+        {"id": "q2", "question": "없음", "answers": [], "is_impossible": True,
+         "plausible_answers": [{"text": "세종", "answer_start": 0}]},
+    ]))
+    examples = read_squad(path)
+    assert first_answers(examples) == [("1443년", 6), None]
+
+
+def test_unanswerable_pairs_take_paragraphs_of_other_articles():
+    examples = [QAExample(f"{t}{i}", t, f"질문 {t}{i}", f"{t} 문단 {i % 2}", [f"{t}"], [0])
+                for t in "가나다" for i in range(4)]
+    negatives = unanswerable_pairs(examples, 9, seed=3)
+    assert len(negatives) == 9 and len({e.id for e in negatives}) == 9
+    by_id = {e.id: e for e in examples}
+    for negative in negatives:
+        source = by_id[negative.id[:-len("/unanswerable")]]
+        assert negative.question == source.question
+        assert negative.title != source.title and negative.context[0] == negative.title
+        assert negative.answers == [] and negative.answer_starts == []
+    assert unanswerable_pairs(examples, 9, seed=3) == negatives  # seeded
+    assert unanswerable_pairs(examples, 9, seed=4) != negatives
+    with pytest.raises(ValueError, match=r"`count` must be an integer in \[0, 12\].*received 13"):
+        unanswerable_pairs(examples, 13)
+    with pytest.raises(ValueError, match="two or more articles"):
+        unanswerable_pairs(examples[:4], 1)
+    # Questions of one article, paragraphs of others.
+    from_others = unanswerable_pairs(examples[:4], 4, paragraphs_from=examples[4:])
+    assert {e.title for e in from_others} <= {"나", "다"}
+    single_other = unanswerable_pairs(examples[:4], 2, paragraphs_from=examples[4:8])
+    assert {e.title for e in single_other} == {"나"}

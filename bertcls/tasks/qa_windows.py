@@ -39,21 +39,27 @@ QAWindows.__doc__ = """Encoded windows of (question, context) pairs, one row per
 
 
 def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
-              max_question_len=64, chunk_size=1024):
+              max_question_len=64, chunk_size=1024, answerless_windows="cls"):
     """Encode (question, context) pairs into overlapping windows of `encoder.max_seq_len`.
 
     Args:
         encoder: a `FeatureEncoder`; its tokenization and `max_seq_len` are used.
         questions, contexts: lists of strings of equal length.
         answers: optional list, one item per example: `(text, start)` with `start` the
-            answer's character offset in its context, or `None` for no answer. A window
-            whose context holds the whole answer is labelled with the answer's first and
-            last token (the first token ending after its first character, the last token
-            starting before its end); other windows with `[CLS]` (0, 0), as in Hugging
-            Face's `run_qa.py`.
+            answer's character offset in its context, or `None` (or an empty text) for an
+            unanswerable question, whose windows are all labelled `[CLS]` (0, 0) (BERT's
+            SQuAD 2.0 recipe). A window whose context holds the whole answer is labelled with
+            the answer's first and last token (the first token ending after its first
+            character, the last token starting before its end); other windows with `[CLS]`
+            (0, 0), as in Hugging Face's `run_qa.py`.
         doc_stride: context tokens shared by consecutive windows (Hugging Face's `stride`).
         max_question_len: questions are cut to this many tokens; contexts are never cut.
         chunk_size: texts tokenized per call.
+        answerless_windows: what becomes of the windows of an *answerable* question that do
+            not hold its answer: `"cls"` (the default, Hugging Face's `run_qa.py`) labels
+            them `[CLS]` (0, 0), teaching "no answer in this window"; `"drop"` leaves them
+            out (with `answers` only), so the model learns "no answer" from unanswerable
+            questions alone.
 
     Returns:
         `QAWindows(features, offsets, context_mask, example_index, labels)`.
@@ -80,6 +86,9 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
     if answers is not None and len(answers) != len(questions):
         raise ValueError(f"Got {len(answers)} answers for {len(questions)} questions.")
     length = encoder.max_seq_len
+    if answerless_windows not in ("cls", "drop"):
+        raise ValueError("`answerless_windows` must be 'cls' or 'drop', received "
+                         f"{answerless_windows!r}.")
     for name, value in (("doc_stride", doc_stride), ("max_question_len", max_question_len)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"`{name}` must be a non-negative integer, received {value!r}.")
@@ -135,6 +144,11 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
         example_index[row] = i
         if labels is not None and spans[i] is not None and len(c_ids):
             labels[row] = _label(c_offsets, spans[i], first)
+    if answerless_windows == "drop" and labels is not None:
+        answerable = np.array([spans[i] is not None for i in example_index], bool)
+        keep = ~answerable | (labels[:, 0] > 0)
+        ids, mask, types, offsets = ids[keep], mask[keep], types[keep], offsets[keep]
+        context_mask, example_index, labels = context_mask[keep], example_index[keep], labels[keep]
     features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     return QAWindows(features, offsets, context_mask, example_index, labels)
 

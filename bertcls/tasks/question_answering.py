@@ -10,8 +10,8 @@ from keras import ops
 from bertcls.tasks.base import Task
 from bertcls.tasks.heads import BertHead
 from bertcls.tasks.prediction import predict_features, width_batches
-from bertcls.tasks.pretrained import load_task, save_task_pretrained
-from bertcls.tasks.qa_answers import best_answers
+from bertcls.tasks.pretrained import load_task, read_settings, save_task_pretrained
+from bertcls.tasks.qa_answers import best_answers, check_null_threshold, no_answer_margins
 from bertcls.tasks.qa_windows import encode_qa
 
 
@@ -81,9 +81,12 @@ class BertQuestionAnswerer(Task):
     `bertcls.encode_qa`: contexts longer than the encoder's `max_seq_len` are split into
     windows sharing `doc_stride` tokens; questions are cut to `max_question_len` tokens).
     Labels are int `(windows, 2)`: the answer's start and end token in the window, `[CLS]`
-    (0, 0) where the window does not hold the answer; `fit`/`evaluate` check them.
+    (0, 0) where the window does not hold the answer or the question has none (SQuAD 2.0's
+    unanswerable questions); `fit`/`evaluate` check them.
     `predict_answers` runs every window and returns each question's best span over its
-    windows, sliced from the context (`bertcls.best_answers`).
+    windows, sliced from the context (`bertcls.best_answers`); with a `null_threshold` it
+    answers "no answer" (empty text) where the `[CLS]` score beats the best span by more than
+    the threshold. `tune_null_threshold` sets it from a dev set; it is saved with the model.
 
     Args:
         backbone: a `BertBackbone`.
@@ -96,6 +99,9 @@ class BertQuestionAnswerer(Task):
         max_question_len: question tokens kept.
         max_answer_length: the longest answer predicted, in tokens.
         n_best: start and end candidates per window in post-processing.
+        null_threshold: None (the default: always answer with a span), or the margin
+            `null_score - score` above which `predict_answers` says "no answer" (see
+            `bertcls.best_answers`; 0.0 is Hugging Face's default).
 
     Call arguments:
         inputs: dict of int `input_ids`, `attention_mask`, `token_type_ids`.
@@ -118,10 +124,13 @@ class BertQuestionAnswerer(Task):
     >>> answer = model.predict_answer("who", "kim went to seoul")
     >>> answer.text in "kim went to seoul"
     True
+    >>> model.null_threshold = -1e9  # any [CLS] score wins: always "no answer"
+    >>> model.predict_answer("who", "kim went to seoul").text
+    ''
     """
 
     def __init__(self, backbone, head=None, encoder=None, doc_stride=128, max_question_len=64,
-                 max_answer_length=30, n_best=20, **kwargs):
+                 max_answer_length=30, n_best=20, null_threshold=None, **kwargs):
         for name, value, low in (("doc_stride", doc_stride, 0),
                                  ("max_question_len", max_question_len, 0),
                                  ("max_answer_length", max_answer_length, 1),
@@ -139,6 +148,7 @@ class BertQuestionAnswerer(Task):
         self.max_question_len = max_question_len
         self.max_answer_length = max_answer_length
         self.n_best = n_best
+        self.null_threshold = null_threshold
         if len(outputs.shape) != 3 or outputs.shape[-1] != 2:
             raise ValueError(
                 f"The head must output (batch, length, 2) start/end logits, its output has "
@@ -147,7 +157,8 @@ class BertQuestionAnswerer(Task):
     hf_task = "QuestionAnswering"
 
     @classmethod
-    def from_preset(cls, preset, max_seq_len=None, strict=False, new_head=False, **kwargs):
+    def from_preset(cls, preset, max_seq_len=None, strict=False, new_head=False,
+                    null_threshold=None, **kwargs):
         """Backbone and encoder from a Hugging Face directory or Hub id; the span head is the
         checkpoint's `qa_outputs` when it has one (a `*ForQuestionAnswering` checkpoint of
         any family, e.g. one written by `save_pretrained`), a new one otherwise (reported as
@@ -164,15 +175,21 @@ class BertQuestionAnswerer(Task):
             strict: refuse NaN/infinite weights, unexpected tensors and missing weights (a
                 missing pooler is fine: the span head never reads it).
             new_head: a new span head even when the checkpoint has one.
+            null_threshold: as in the constructor; None: the one `save_pretrained` recorded
+                (`config.json`'s `bertcls` block), else none (always a span).
             **kwargs: other constructor arguments (`doc_stride`, `max_question_len`, ...).
         """
-        return load_task(cls, preset, {}, max_seq_len=max_seq_len, strict=strict,
-                         new_head=new_head, default_max_seq_len=384, **kwargs)
+        return load_task(cls, preset, {"null_threshold": null_threshold},
+                         max_seq_len=max_seq_len, strict=strict, new_head=new_head,
+                         default_max_seq_len=384, **kwargs)
 
     @classmethod
-    def preset_arguments(cls, found):
-        """No task arguments: a span head is two logits per token."""
-        return {}
+    def preset_arguments(cls, found, null_threshold=None):
+        """The span head is two logits per token; the checkpoint's `bertcls` block may hold
+        the tuned `null_threshold`, which the caller's replaces."""
+        if null_threshold is None:
+            null_threshold = read_settings(found, "null_threshold", (int, float))
+        return {"null_threshold": null_threshold}
 
     def save_pretrained(self, directory, **card):
         """Write a Hugging Face `*ForQuestionAnswering` checkpoint of the backbone's family
@@ -182,7 +199,7 @@ class BertQuestionAnswerer(Task):
         files (`vocab.txt` or the SentencePiece model, and `tokenizer_config.json`), and a
         model card. `transformers.AutoModelForQuestionAnswering.from_pretrained(directory)`
         gives the same start/end logits; `BertQuestionAnswerer.from_preset(directory)` reads
-        it back.
+        it back, with the tuned `null_threshold` (kept in `config.json`'s `bertcls` block).
 
         Args:
             directory: output directory (created if missing).
@@ -191,7 +208,10 @@ class BertQuestionAnswerer(Task):
         Returns:
             The directory path.
         """
-        return save_task_pretrained(self, directory, "QuestionAnswering", card=card)
+        settings = {} if self.null_threshold is None else {
+            "null_threshold": float(self.null_threshold)}
+        return save_task_pretrained(self, directory, "QuestionAnswering", settings=settings,
+                                    card=card)
 
     # --- Training --------------------------------------------------------------------------
 
@@ -240,11 +260,14 @@ class BertQuestionAnswerer(Task):
                 f"{y[bad][:3].tolist()}.")
         return y
 
-    def encode(self, questions, contexts, answers=None):
+    def encode(self, questions, contexts, answers=None, answerless_windows="cls"):
         """`bertcls.encode_qa` with this model's encoder, `doc_stride` and
-        `max_question_len`: the windows to `fit` on (`windows.features`, `windows.labels`)."""
+        `max_question_len`: the windows to `fit` on (`windows.features`, `windows.labels`).
+        `answers`: `(text, start)` per question, `None` when unanswerable (all its windows
+        point at `[CLS]`); `answerless_windows`: see `encode_qa`."""
         return encode_qa(self._encoder(), questions, contexts, answers,
-                         doc_stride=self.doc_stride, max_question_len=self.max_question_len)
+                         doc_stride=self.doc_stride, max_question_len=self.max_question_len,
+                         answerless_windows=answerless_windows)
 
     def _encoder(self):
         if self.encoder is None:
@@ -272,8 +295,19 @@ class BertQuestionAnswerer(Task):
             logits[rows, :width] = predict_features(self, batch)
         return logits
 
+    @property
+    def null_threshold(self):
+        """None (always a span) or the `null_score - score` margin above which
+        `predict_answers` says "no answer"; settable, saved in `get_config`."""
+        return self._null_threshold
+
+    @null_threshold.setter
+    def null_threshold(self, value):
+        self._null_threshold = check_null_threshold(value)
+
     def predict_answers(self, questions, contexts, batch_size=32):
-        """The answer to each question in its context.
+        """The answer to each question in its context, or "no answer" (empty text) when the
+        model has a `null_threshold` and the `[CLS]` score beats the best span by more.
 
         Contexts longer than a window are split (`encode`); windows run in length-sorted
         batches; each question's best span over its windows is sliced from its context.
@@ -283,13 +317,66 @@ class BertQuestionAnswerer(Task):
             batch_size: windows per forward pass.
 
         Returns:
-            list of `Answer(text, start, end, score)`: `text == context[start:end]`, `score`
-            the span's start + end logit.
+            list of `Answer(text, start, end, score, null_score)`: `text ==
+            context[start:end]`, `score` the best span's start + end logit, `null_score` the
+            `[CLS]` start + end logit (smallest over the windows).
         """
+        return self._answers(questions, contexts, batch_size, self.null_threshold)
+
+    def _answers(self, questions, contexts, batch_size, null_threshold):
         windows = self.encode(questions, contexts)
         logits = self.predict_logits(windows, batch_size)
         return best_answers(logits, windows, list(contexts), n_best=self.n_best,
-                            max_answer_length=self.max_answer_length)
+                            max_answer_length=self.max_answer_length,
+                            null_threshold=null_threshold)
+
+    def tune_null_threshold(self, questions, contexts, references, metric="f1",
+                            batch_size=32):
+        """Set `null_threshold` to the value that maximises SQuAD 2.0's F1 (or exact match)
+        on a dev set, by the official evaluator's best-threshold search
+        (`bertcls.best_no_answer_threshold` on the margins `null_score - score`). As in the
+        official search, when no threshold scores better than "no answer" for every question,
+        the threshold returned is 0.0 (Hugging Face's default margin).
+
+        Args:
+            questions, contexts: lists of strings of equal length.
+            references: one list of gold answer texts per question, empty for an
+                unanswerable one.
+            metric: `"f1"` or `"exact"`.
+            batch_size: windows per forward pass.
+
+        Returns:
+            `(threshold, score)`: the threshold now set on the model, and the dev score
+            (x100) it gives.
+
+        Example (a random tiny model; on real data use a held-out dev set):
+
+        >>> from bertcls import BertBackbone, FeatureEncoder
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "who", "kim", "went", "to", "seoul"]
+        >>> model = BertQuestionAnswerer(
+        ...     BertBackbone(vocabulary_size=9, num_layers=1, num_heads=2, hidden_size=8,
+        ...                  intermediate_size=16),
+        ...     encoder=FeatureEncoder(vocab, max_seq_len=8), doc_stride=1, max_question_len=2)
+        >>> threshold, f1 = model.tune_null_threshold(["who", "who"], ["kim went", "to seoul"],
+        ...                                           [["kim"], []])
+        >>> model.null_threshold == threshold
+        True
+        """
+        from bertcls.tasks.squad_v2_metrics import best_no_answer_threshold
+
+        if isinstance(references, str) or len(references) != len(questions):
+            raise ValueError(
+                f"`references` must be a list of {len(questions)} lists of gold answers (one "
+                f"per question, empty when unanswerable), received "
+                f"{type(references).__name__} of length {len(references)}.")
+        answers = self._answers(questions, contexts, batch_size, None)
+        ids = [str(i) for i in range(len(answers))]
+        threshold, score = best_no_answer_threshold(
+            {i: a.text for i, a in zip(ids, answers)},
+            {i: list(r) if not isinstance(r, str) else r for i, r in zip(ids, references)},
+            dict(zip(ids, no_answer_margins(answers))), metric=metric)
+        self.null_threshold = threshold
+        return threshold, score
 
     def predict_answer(self, question, context):
         """The `Answer` to one question (see `predict_answers`)."""
@@ -313,4 +400,5 @@ class BertQuestionAnswerer(Task):
             "max_question_len": self.max_question_len,
             "max_answer_length": self.max_answer_length,
             "n_best": self.n_best,
+            "null_threshold": self.null_threshold,
         }

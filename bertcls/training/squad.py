@@ -1,5 +1,6 @@
 """SQuAD-format question answering data: reading (KorQuAD 1.0, SQuAD 1.1/2.0 JSON) with every
-answer checked against its context, KorQuAD 1.0 download with a cache, and an article split."""
+answer checked against its context, KorQuAD 1.0 download with a cache, an article split, and
+unanswerable questions made from answerable ones (a stand-in for KLUE-MRC / SQuAD 2.0)."""
 
 import collections
 import json
@@ -93,6 +94,20 @@ def read_squad(path):
     return examples
 
 
+def first_answers(examples):
+    """The training target of each example for `encode_qa` / `BertQuestionAnswerer.encode`:
+    `(text, start)` of its first gold answer, or `None` for an unanswerable question (SQuAD
+    2.0's `is_impossible`, no answers), whose windows then point at `[CLS]`.
+
+    Example:
+
+    >>> first_answers([QAExample("q1", "t", "언제?", "1443년 창제", ["1443년"], [0]),
+    ...                QAExample("q2", "t", "누가?", "1443년 창제", [], [])])
+    [('1443년', 0), None]
+    """
+    return [(e.answers[0], e.answer_starts[0]) if e.answers else None for e in examples]
+
+
 def _field(record, key, kind, path, where):
     if not isinstance(record, dict) or key not in record:
         raise DatasetError(f"{path}: {where} has no {key!r} field.")
@@ -174,3 +189,61 @@ def split_by_title(examples, fraction, seed=0):
     second = {titles[i] for i in order[:count]}
     return ([e for e in examples if e.title not in second],
             [e for e in examples if e.title in second])
+
+
+def unanswerable_pairs(examples, count, seed=0, paragraphs_from=None):
+    """Unanswerable questions made at run time: questions paired with a paragraph of *another
+    article*, with no answer (a stand-in for SQuAD 2.0 / KLUE-MRC negatives when only KorQuAD
+    1.0 is at hand).
+
+    Each of `count` questions (drawn without replacement, seeded) gets a context drawn from
+    the paragraphs of the other articles (`title` differs) of `paragraphs_from`. Such
+    negatives are easier than SQuAD 2.0's, which people wrote to look answerable from their
+    own paragraph: here the paragraph is usually off-topic, so a model tuned on them learns
+    to spot a topic mismatch more than an absent fact.
+
+    Args:
+        examples: `QAExample`s, the source of the questions (they are not changed).
+        count: how many unanswerable questions to make, at most `len(examples)`.
+        seed: seed of the draws.
+        paragraphs_from: `QAExample`s whose paragraphs are drawn (default: `examples`); for
+            every question there must be one from another article.
+
+    Returns:
+        list of `QAExample`s with empty `answers`, ids `"<question id>/unanswerable"`, the
+        title of the article their paragraph comes from.
+
+    Example:
+
+    >>> examples = [QAExample("q1", "세종", "훈민정음을 만든 해는?", "1443년 창제", ["1443년"], [0]),
+    ...             QAExample("q2", "이순신", "전사한 해는?", "1598년 노량", ["1598년"], [0])]
+    >>> [(e.id, e.context, e.answers) for e in unanswerable_pairs(examples, 2)]
+    [('q1/unanswerable', '1598년 노량', []), ('q2/unanswerable', '1443년 창제', [])]
+    """
+    import numpy as np
+
+    examples = list(examples)
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(examples):
+        raise ValueError(f"`count` must be an integer in [0, {len(examples)}] (the number of "
+                         f"examples), received {count!r}.")
+    paragraphs = {}
+    for e in (examples if paragraphs_from is None else list(paragraphs_from)):
+        paragraphs.setdefault(e.title, {})[e.context] = None
+    titles = sorted(paragraphs)
+    pool = [(t, c) for t in titles for c in paragraphs[t]]
+    owner = np.array([titles.index(t) for t, _ in pool])
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(examples), count, replace=False))
+    out = []
+    for i in chosen:
+        e = examples[i]
+        others = np.flatnonzero(owner != (titles.index(e.title) if e.title in paragraphs
+                                          else -1))
+        if not len(others):
+            raise ValueError(
+                f"Question {e.id!r} of article {e.title!r} needs a paragraph of another article: "
+                f"the paragraphs come from {len(paragraphs)} article(s) (two or more articles "
+                f"are needed, or `paragraphs_from` with other articles).")
+        title, context = pool[int(rng.choice(others))]
+        out.append(QAExample(f"{e.id}/unanswerable", title, e.question, context, [], []))
+    return out
