@@ -14,14 +14,15 @@ import pytest
 import bertcls
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-MODULES = sorted(m.name for m in pkgutil.iter_modules(bertcls.__path__))
+# Every module of the package, subpackages' modules included (`bertcls.tasks.classifier`, ...).
+MODULES = sorted(m.name for m in pkgutil.walk_packages(bertcls.__path__, "bertcls."))
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
-    module = importlib.import_module(f"bertcls.{name}")
+    module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0, f"bertcls.{name}: {result.failed} docstring example(s) failed"
+    assert result.failed == 0, f"{name}: {result.failed} docstring example(s) failed"
 
 
 def test_public_classes_and_functions_have_runnable_examples():

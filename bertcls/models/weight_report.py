@@ -35,8 +35,9 @@ class WeightReport:
     >>> report.unused(["cls.predictions.bias"], "the pre-training head", expected=True)
     >>> report.initialised(["classifier.weight"], "a new task head (num_classes given)",
     ...                    expected=True)
-    >>> print(report.message().replace(". ", ".\n"))
-    ckpt: 1 checkpoint tensor not used: the pre-training head (expected): cls.predictions.bias.
+    >>> for sentence in report.message().split(". "):
+    ...     print(sentence)
+    ckpt: 1 checkpoint tensor not used: the pre-training head (expected): cls.predictions.bias
     1 model weight newly initialised: a new task head (num_classes given) (expected): ...
     >>> report.unused(["extra.weight"])
     >>> report.problems()

@@ -77,7 +77,7 @@ def model_card(architecture, pipeline_tag, task_class="BertClassifier", labels=N
     ...                            "value": 0.9001})
     >>> print(card.split("---")[1].strip().splitlines()[0])
     library_name: "bertcls"
-    >>> "value: 0.9001" in card and '"부정"' in card
+    >>> "value: 0.9001" in card and "| 0 | 부정 |" in card
     True
     """
     results = _check_results(results)

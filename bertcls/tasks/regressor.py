@@ -117,10 +117,12 @@ class BertRegressor(Task):
         Example:
 
         >>> import tempfile
-        >>> from bertcls import RobertaBackbone
+        >>> from bertcls import FeatureEncoder, RobertaBackbone
+        >>> vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "man", "plays", "guitar", "cooks"]
         >>> backbone = RobertaBackbone(vocabulary_size=9, num_layers=1, num_heads=2,
         ...                            hidden_size=8, intermediate_size=16)
-        >>> directory = BertRegressor(backbone).save_pretrained(tempfile.mkdtemp())
+        >>> model = BertRegressor(backbone, encoder=FeatureEncoder(vocab, max_seq_len=8))
+        >>> directory = model.save_pretrained(tempfile.mkdtemp())
         >>> BertRegressor.from_preset(directory, max_seq_len=8).num_outputs
         1
         """
