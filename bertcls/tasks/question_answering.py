@@ -13,6 +13,7 @@ from bertcls.tasks.prediction import predict_features, width_batches
 from bertcls.tasks.qa_checkpoints import load_qa_preset, save_qa_pretrained
 from bertcls.tasks.qa_answers import best_answers
 from bertcls.tasks.qa_windows import encode_qa
+from bertcls.text.inputs import string_list
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -272,6 +273,7 @@ class BertQuestionAnswerer(Task):
             list of `Answer(text, start, end, score)`: `text == context[start:end]`, `score`
             the span's start + end logit.
         """
+        string_list(questions, "questions"), string_list(contexts, "contexts")
         windows = self.encode(questions, contexts)
         logits = self.predict_logits(windows, batch_size)
         return best_answers(logits, windows, list(contexts), n_best=self.n_best,

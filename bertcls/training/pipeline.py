@@ -78,7 +78,11 @@ def _count(x):
 def _check_labels(labels, n):
     labels = np.asarray(labels)
     if labels.dtype.kind not in "biuf":
-        raise ValueError(f"Labels must be numeric, received dtype {labels.dtype}.")
+        hint = ""
+        if labels.dtype.kind in "OUS":
+            hint = (" Map label names to class ids first: give the classifier `labels=[...]` "
+                    "and pass `model.label_ids(names)` (docs/pairs.md).")
+        raise ValueError(f"Labels must be numeric, received dtype {labels.dtype}.{hint}")
     if len(labels) != n:
         raise ValueError(f"Got {n} examples but {len(labels)} labels; they must match.")
     return labels
