@@ -51,6 +51,29 @@ def test_classifier_export_loads_as_the_docs_say(tmp_path):
     np.testing.assert_allclose(served[:, 0], expected, atol=1e-5)
 
 
+def test_named_outputs_have_predict_texts_shapes(tmp_path):
+    from bertcls import BertRegressor
+    encoder = FeatureEncoder(VOCAB, max_seq_len=8)
+    binary = BertClassifier(tiny_backbone(len(VOCAB)), encoder=encoder)
+    served = load_in_fresh_process(
+        export_text_model(binary, tmp_path / "binary", named_outputs=True), TEXTS)
+    expected = binary.predict_texts(TEXTS)
+    assert sorted(served) == ["label_ids", "probabilities"]
+    assert np.array(served["probabilities"]).shape == expected["probabilities"].shape == (3,)
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], atol=1e-5)
+    np.testing.assert_array_equal(served["label_ids"], expected["labels"])
+    three = BertClassifier(tiny_backbone(len(VOCAB)), num_classes=3, encoder=encoder)
+    served = load_in_fresh_process(
+        export_text_model(three, tmp_path / "three", named_outputs=True), TEXTS)
+    expected = three.predict_texts(TEXTS)
+    assert np.array(served["probabilities"]).shape == (3, 3)
+    np.testing.assert_array_equal(served["label_ids"], expected["labels"])
+    regressor = BertRegressor(tiny_backbone(len(VOCAB)), encoder=encoder)
+    served = load_in_fresh_process(
+        export_text_model(regressor, tmp_path / "regressor", named_outputs=True), TEXTS)
+    np.testing.assert_allclose(served["values"], regressor.predict_texts(TEXTS), atol=1e-5)
+
+
 def test_multi_output_head_exports_with_its_names(tmp_path):
     encoder = FeatureEncoder(VOCAB, max_seq_len=8)
     model = build_joint_model(tiny_backbone(len(VOCAB)), len(INTENTS), len(TAGS))

@@ -9,7 +9,7 @@ LABELS_ENDPOINT = "labels"
 
 
 def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False,
-                      pairs=False):
+                      pairs=False, named_outputs=False):
     """Write a SavedModel that maps a batch of raw strings (or sentence pairs) to the model's
     outputs.
 
@@ -30,6 +30,12 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         pairs: serve sentence pairs: the endpoint takes two string inputs, `texts_a` and
             `texts_b` (`(batch,)` each), encoded `[CLS] a [SEP] b [SEP]` with the same
             longest-first truncation as in training.
+        named_outputs: the endpoint returns a dict of named outputs shaped as the model's
+            `predict_texts` returns them: `probabilities` and `label_ids` (`(batch,)` for a
+            binary classifier, the 0.5 threshold; `(batch, num_classes)` probabilities with
+            `(batch,)` ids, or 0/1 `(batch, num_classes)` ids for multi-label); a regressor's
+            `values` (`(batch,)` for one output); a tagger's `probabilities` and `tag_ids`
+            `(batch, length)`; a `SentenceEmbedder`'s `embeddings`. Other models: as without.
 
     Returns:
         `path`. The SavedModel has `<endpoint>(texts)` (with `pairs=True`,
@@ -90,7 +96,8 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     def outputs(texts):
         features = encoder(texts)
         features = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-        return _float_outputs(model(features, training=False))
+        out = _float_outputs(model(features, training=False))
+        return _named(model, out) if named_outputs else out
 
     # Named arguments, so that callers may pass `texts=` or `texts_a=` / `texts_b=`.
     def serve(texts):
@@ -136,6 +143,31 @@ def _float_outputs(outputs):
             f"a {type(outputs).__name__} of {len(outputs)} outputs. Return a dict from the "
             f"head (e.g. {{'intent': ..., 'tags': ...}}) so each output has a name.")
     return tf.cast(outputs, tf.float32)
+
+
+def _named(model, out):
+    """The outputs of a bertcls task model under names, shaped as its `predict_texts`."""
+    import tensorflow as tf
+
+    from bertcls.tasks.classifier import BertClassifier
+    from bertcls.tasks.embedder import SentenceEmbedder
+    from bertcls.tasks.regressor import BertRegressor
+    from bertcls.tasks.tagger import BertTagger
+
+    if isinstance(model, BertClassifier):
+        if model.binary:
+            p = out[:, 0]
+            return {"probabilities": p, "label_ids": tf.cast(p > 0.5, tf.int64)}
+        if model.multi_label:
+            return {"probabilities": out, "label_ids": tf.cast(out > 0.5, tf.int64)}
+        return {"probabilities": out, "label_ids": tf.argmax(out, axis=-1)}
+    if isinstance(model, BertRegressor):
+        return {"values": out[:, 0] if model.num_outputs == 1 else out}
+    if isinstance(model, BertTagger):
+        return {"probabilities": out, "tag_ids": tf.argmax(out, axis=-1)}
+    if isinstance(model, SentenceEmbedder):
+        return {"embeddings": out}
+    return out
 
 
 def _label_names(model):
