@@ -8,7 +8,8 @@ import keras
 import numpy as np
 
 import bertcls
-from bertcls import BertBackbone, BertClassifier, FeatureEncoder, make_dataset
+from bertcls import (BertBackbone, BertClassifier, FeatureEncoder, SentenceEmbedder,
+                     SiameseModel, make_dataset, make_siamese_dataset)
 
 PACKAGE = os.path.dirname(os.path.abspath(bertcls.__file__))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "very"]
@@ -42,4 +43,23 @@ def test_fit_evaluate_predict_raise_no_warnings():
         model.evaluate(val, verbose=0)
         model.predict_texts(texts[:5])
         model.predict_text("good movie")
+    assert offending(caught) == []
+
+
+def test_siamese_fit_raises_no_warnings():
+    keras.utils.set_random_seed(0)
+    backbone = BertBackbone(vocabulary_size=len(VOCAB), num_layers=1, num_heads=2,
+                            hidden_size=16, intermediate_size=32)
+    embedder = SentenceEmbedder(backbone, encoder=FeatureEncoder(VOCAB, max_seq_len=40))
+    model = SiameseModel(embedder, objective="cosine")
+    model.compile()
+    a = ["good movie", "bad movie very bad", "very good", "movie"] * 4
+    b = ["good", "bad", "good movie very very good movie good", "movie movie"] * 4
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = make_siamese_dataset((a, b), np.linspace(0, 1, 16, dtype="float32"),
+                                    encoder=embedder.encoder, batch_size=4, shuffle=True,
+                                    seed=0)
+        model.fit(data, epochs=2, verbose=0)
+        embedder.similarity(a[:2], b[:2])
     assert offending(caught) == []
