@@ -93,3 +93,20 @@ def test_unnamed_outputs_are_refused_with_the_reason(tmp_path):
     model = keras.Model(inputs, [keras.layers.Dense(2)(hidden), keras.layers.Dense(3)(hidden)])
     with pytest.raises(ValueError, match="returns a list of 2 outputs. Return a dict"):
         export_text_model(model, tmp_path / "export", encoder=FeatureEncoder(VOCAB))
+
+
+def test_named_outputs_of_tagger_and_embedder(tmp_path):
+    from bertcls import BertTagger, SentenceEmbedder
+    encoder = FeatureEncoder(VOCAB, max_seq_len=8)
+    tagger = BertTagger(tiny_backbone(len(VOCAB)), tags=TAGS, encoder=encoder)
+    served = load_in_fresh_process(
+        export_text_model(tagger, tmp_path / "tagger", named_outputs=True), TEXTS)
+    probabilities = np.array(served["probabilities"])
+    assert probabilities.shape == (3, 8, len(TAGS))
+    np.testing.assert_array_equal(served["tag_ids"], probabilities.argmax(-1))
+    np.testing.assert_allclose(probabilities, tagger.predict_on_batch(encoder(TEXTS)),
+                               atol=1e-5)
+    embedder = SentenceEmbedder(tiny_backbone(len(VOCAB)), encoder=encoder)
+    served = load_in_fresh_process(
+        export_text_model(embedder, tmp_path / "embedder", named_outputs=True), TEXTS)
+    np.testing.assert_allclose(served["embeddings"], embedder.embed(TEXTS), atol=1e-5)
