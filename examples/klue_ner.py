@@ -35,7 +35,9 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
+# Keep TensorFlow's C++ start-up log out of the output (3: even the error-level "failed call
+# to cuInit" line on machines without a GPU); errors still reach you as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

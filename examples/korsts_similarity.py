@@ -17,13 +17,18 @@ folder holding `sts-train.tsv` and `sts-test.tsv`.
 """
 
 import argparse
+import os
 import pathlib
 import time
 
-import keras
-import numpy as np
+# Keep TensorFlow's C++ start-up log out of the output (3: even the error-level "failed call
+# to cuInit" line on machines without a GPU); errors still reach you as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import bertcls
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import bertcls  # noqa: E402
 
 SEED = 42
 REPO = pathlib.Path(__file__).resolve().parents[1]

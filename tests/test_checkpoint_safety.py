@@ -373,6 +373,14 @@ def test_big_endian_and_missing_pickle(tmp_path):
         archive.writestr("archive/byteorder", "big")
     with pytest.raises(CheckpointError, match="big-endian"):
         read_torch_bin(str(path))
+    # Not big-endian: a byteorder entry whose size is absurd, or that holds something else.
+    for order in ("little" * 20, "middle"):
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("archive/data.pkl", dumps({}))
+            archive.writestr("archive/byteorder", order)
+        with pytest.raises(CheckpointError, match="is corrupt") as info:
+            read_torch_bin(str(path))
+        assert "big-endian" not in str(info.value)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/other", "x")
     with pytest.raises(CheckpointError, match="one data.pkl"):

@@ -208,3 +208,28 @@ def test_pre_encoded_dataset_knows_its_number_of_batches(encoder):
         ds = make_dataset(features, np.zeros(100), batch_size=8, drop_remainder=drop,
                           num_shards=2, shard_index=1)
         assert int(ds.cardinality()) == sum(1 for _ in ds)
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_raw_text_dataset_knows_its_number_of_batches(encoder, pairs):
+    # Bucketing hides the count from tf.data; make_dataset counts the batches itself, so
+    # Keras' first epoch needs no "ran out of data" interruption. Long and short texts put
+    # batches in several buckets.
+    texts = texts_of(100, longest=60)
+    x = (texts, texts_of(100, seed=1, longest=20)) if pairs else texts
+    for drop, shards, shuffle in ((False, 1, True), (True, 1, False), (False, 3, True)):
+        ds = make_dataset(x, np.zeros(100), encoder=encoder, batch_size=8, shuffle=shuffle,
+                          seed=0, drop_remainder=drop, num_shards=shards,
+                          shard_index=shards - 1)
+        shapes = {tuple(f["input_ids"].shape)[1] for f, _ in ds}
+        assert len(shapes) > 1
+        assert int(ds.cardinality()) == sum(1 for _ in ds) > 0
+
+
+def test_siamese_dataset_knows_its_number_of_batches(encoder):
+    from bertcls import make_siamese_dataset
+    texts = (texts_of(50, longest=60), texts_of(50, seed=1, longest=10))
+    for drop in (False, True):
+        ds = make_siamese_dataset(texts, np.zeros(50, "float32"), encoder=encoder,
+                                  batch_size=4, drop_remainder=drop)
+        assert int(ds.cardinality()) == sum(1 for _ in ds) > 0

@@ -158,6 +158,20 @@ def test_jax_backend_sets_up_data_parallel():
             except ValueError:
                 pass
         assert set_mixed_precision("auto", runtime) == "float32"
+        # Device names are checked when the strategy is made, not when a model is built.
+        mirrored = get_strategy("mirrored", devices=["/CPU:1", "cpu:0"])
+        assert list(mirrored.distribution.device_mesh.devices) == ["cpu:1", "cpu:0"]
+        for devices, error, text in (
+                (["/gpu:0", "banana"], ValueError, "'banana', which is not a device name"),
+                (["/gpu:0", "cpu:0"], DeviceNotFoundError, "['/gpu:0'], which JAX does not"),
+                (["cpu:0", "cpu:7"], DeviceNotFoundError, "['cpu:7']"),
+                (["cpu:0", "/cpu:0"], ValueError, "twice"),
+                ("cpu:0", ValueError, "list of device names")):
+            try:
+                get_strategy("mirrored", devices=devices)
+                raise AssertionError(devices)
+            except error as caught:
+                assert text in str(caught), (devices, str(caught))
         print("JAX_BRANCH_OK")
     """)
     env = clean_env(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",

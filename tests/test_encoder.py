@@ -299,14 +299,14 @@ def test_from_preset_errors_name_the_problem(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("inputs,message", [
     (tf.constant([1, 2]), "dtype int32"),
-    ([1.0, 2.0], "dtype float32"),
+    ([1.0, 2.0], r"item 0 is float \(1.0\)"),
     (tf.constant([["a", "b"]]), r"rank 1, or \(batch, 1\)"),
     (tf.ragged.constant([["a"], []]), "received shape"),
     ((["a"], ["b"], ["c"]), "tuple of 3"),
     ((tf.constant("a"), tf.constant(["b"])), "same shape"),
     ((["a", "b"], ["c"]), "same shape"),
     ({"text": ["a"]}, "dict"),
-    (["a", None, 3], "takes strings, received list"),
+    (["a", None, 3], r"must hold strings; item 1 is NoneType"),
 ])
 def test_bad_inputs_raise(encoder, inputs, message):
     with pytest.raises(ValueError, match=message):

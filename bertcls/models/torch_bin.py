@@ -261,9 +261,18 @@ def _read_pickle(archive, path):
     prefix = pickles[0][: -len("data.pkl")]
     if f"{prefix}byteorder" in names:
         info = archive.getinfo(f"{prefix}byteorder")
-        order = _read_entry(archive, info, info.file_size, path) if info.file_size <= 16 else b""
-        if order.strip() != b"little":
+        if info.file_size > 16:  # torch writes "little" or "big"
+            raise CheckpointError(
+                f"{path} is corrupt or inconsistent: its zip directory declares "
+                f"{info.file_size} bytes for {info.filename}, which holds 'little' or 'big'; "
+                f"download it again.")
+        order = _read_entry(archive, info, info.file_size, path).strip()
+        if order == b"big":
             raise CheckpointError(f"{path}: big-endian checkpoints are not supported.")
+        if order != b"little":
+            raise CheckpointError(
+                f"{path} is corrupt: {info.filename} holds {order[:16]!r}, not 'little' or "
+                f"'big'; download it again.")
     info = archive.getinfo(pickles[0])
     limit = MAX_PICKLE_BYTES
     if info.compress_type != zipfile.ZIP_STORED:

@@ -67,6 +67,7 @@ class Task(keras.Model):
 
     def fit(self, x=None, y=None, **kwargs):
         check_data(self, x, y)
+        no_shuffle_for_datasets(x, kwargs)
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf_dataset_type()):
             check_data(self, validation, None)
@@ -122,6 +123,14 @@ class Task(keras.Model):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def no_shuffle_for_datasets(x, kwargs):
+    """Keras `fit` defaults to `shuffle=True` and then warns, on every fit of a
+    `tf.data.Dataset`, that it ignores it; a dataset shuffles itself (`make_dataset(...,
+    shuffle=True)`). Default to False there; a `shuffle=True` the caller passes still warns."""
+    if isinstance(x, tf_dataset_type()):
+        kwargs.setdefault("shuffle", False)
 
 
 def tf_dataset_type():
@@ -195,7 +204,7 @@ def check_every_batch(model, x):
         checked_labels.set_shape(labels.shape)
         return (features, checked_labels) + tuple(element[2:])
 
-    out = x.enumerate().map(checked, deterministic=True)
+    out = x.enumerate().map(checked)  # sequential: batch order and positions kept
     out._bertcls_checked = True
     return out
 

@@ -371,7 +371,7 @@ class BertClassifier(Task):
         `(label, probability)` (the label's name when the model has `labels`) from one
         compiled call (on TensorFlow the encoder and the model
         run in a single traced function), for low-latency serving of single requests."""
-        batch = pair_or_text(text, "predict_text's input")
+        batch = pair_or_text(text, "text")
         labels, probabilities = self._answer(predict_strings(self, batch), threshold)
         label = labels[0]
         return (str(label) if isinstance(label, np.str_) else label), probabilities[0]

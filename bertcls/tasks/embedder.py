@@ -15,6 +15,7 @@ from bertcls.tasks.prediction import predict_features, sorted_batches, text_enco
 from bertcls.tasks.similarity import cosine_similarity, semantic_search
 from bertcls.tasks.st_directory import (ST_ALLOW_PATTERNS, read_sentence_transformers,
                                         write_sentence_transformers)
+from bertcls.text.inputs import embeddings_or_texts, string_list
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -133,21 +134,14 @@ class SentenceEmbedder(Task):
         (a multiple of 16 tokens off TensorFlow; padding never changes an embedding: pooling is
         masked) and run through a compiled forward pass, like `BertClassifier.predict_texts`.
         """
-        if isinstance(texts, str):
-            raise ValueError("embed takes a list of strings, received a single string; wrap it "
-                             "in a list.")
-        texts = list(texts)
+        texts = string_list(texts)
         out = np.zeros((len(texts), self.embedding_dim), np.float32)
         for indices, features, _ in sorted_batches(text_encoder(self), texts, batch_size):
             out[indices] = predict_features(self, features)
         return out
 
-    def _vectors(self, x, batch_size):
-        if isinstance(x, str):
-            return self.embed([x], batch_size)
-        if isinstance(x, (list, tuple)) and x and all(isinstance(t, str) for t in x):
-            return self.embed(x, batch_size)
-        return np.asarray(x, np.float32)
+    def _vectors(self, x, batch_size, what):
+        return embeddings_or_texts(x, what, lambda texts: self.embed(texts, batch_size))
 
     def similarity(self, a, b, batch_size=32):
         """Cosine similarity between texts or embeddings.
@@ -159,7 +153,8 @@ class SentenceEmbedder(Task):
         Returns:
             a float when `a` and `b` are single strings, else float32 `(len(a), len(b))`.
         """
-        scores = cosine_similarity(self._vectors(a, batch_size), self._vectors(b, batch_size))
+        scores = cosine_similarity(self._vectors(a, batch_size, "a"),
+                                   self._vectors(b, batch_size, "b"))
         return float(scores[0, 0]) if isinstance(a, str) and isinstance(b, str) else scores
 
     def search(self, queries, corpus, top_k=10, batch_size=32):
@@ -178,8 +173,8 @@ class SentenceEmbedder(Task):
             dict with `indices` (int64 corpus rows) and `scores` (float32 cosine), best first:
             shape `(k,)` for one string query, else `(len(queries), k)`.
         """
-        hits = semantic_search(self._vectors(queries, batch_size),
-                               self._vectors(corpus, batch_size), top_k=top_k)
+        hits = semantic_search(self._vectors(queries, batch_size, "queries"),
+                               self._vectors(corpus, batch_size, "corpus"), top_k=top_k)
         if isinstance(queries, str):
             hits = {k: v[0] for k, v in hits.items()}
         return hits

@@ -45,9 +45,6 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
     is ever compiled; at most the encoder's `max_seq_len`), and no row is padded past its own
     width; `indices` give each row's position in `texts`.
     """
-    if isinstance(texts, str):
-        raise ValueError("predict_texts takes a list of strings, received a single string; "
-                         "wrap it in a list or use predict_text.")
     columns, pair = text_columns(texts)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer, received {batch_size!r}.")
@@ -77,10 +74,9 @@ def sorted_batches(encoder, texts, batch_size, chunk_size=4096):
 
 
 def count_texts(texts):
-    """How many examples `texts` holds: strings, or pairs in a tuple `(texts_a, texts_b)`."""
-    if isinstance(texts, tuple) and len(texts) == 2 and not isinstance(texts[0], str):
-        return len(texts[0])
-    return len(texts)
+    """How many examples `texts` holds: strings, or pairs in a tuple `(texts_a, texts_b)`
+    (checked: the first thing `predict_texts` does)."""
+    return len(text_columns(texts)[0][0])
 
 
 def text_encoder(model, offsets=False):

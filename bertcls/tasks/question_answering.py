@@ -13,6 +13,7 @@ from bertcls.tasks.prediction import predict_features, width_batches
 from bertcls.tasks.pretrained import load_task, read_settings, save_task_pretrained
 from bertcls.tasks.qa_answers import best_answers, check_null_threshold, no_answer_margins
 from bertcls.tasks.qa_windows import encode_qa
+from bertcls.text.inputs import string_list
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -321,6 +322,7 @@ class BertQuestionAnswerer(Task):
             context[start:end]`, `score` the best span's start + end logit, `null_score` the
             `[CLS]` start + end logit (smallest over the windows).
         """
+        string_list(questions, "questions"), string_list(contexts, "contexts")
         return self._answers(questions, contexts, batch_size, self.null_threshold)
 
     def _answers(self, questions, contexts, batch_size, null_threshold):

@@ -207,7 +207,7 @@ class BertRegressor(Task):
     def predict_text(self, text):
         """One string or one pair `(text_a, text_b)`, in one compiled call: a float for one
         output, an array of `num_outputs` for several."""
-        outputs = self._shape(predict_strings(self, pair_or_text(text, "predict_text's input")))
+        outputs = self._shape(predict_strings(self, pair_or_text(text, "text")))
         return float(outputs[0]) if self.num_outputs == 1 else outputs[0]
 
     def get_config(self):

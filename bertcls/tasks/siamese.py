@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from bertcls.tasks.base import check_data, check_values
+from bertcls.tasks.base import check_data, check_values, no_shuffle_for_datasets
 from bertcls.tasks.embedder import SentenceEmbedder
 
 OBJECTIVES = ("cosine", "ranking", "softmax")
@@ -188,6 +188,7 @@ class SiameseModel(keras.Model):
         """Keras `fit`, after checking the labels (see `check_labels`; numpy labels in full,
         a dataset's first batch)."""
         check_data(self, x, y)
+        no_shuffle_for_datasets(x, kwargs)
         validation = kwargs.get("validation_data")
         if validation is not None and not isinstance(validation, (tuple, list)):
             check_data(self, validation, None)

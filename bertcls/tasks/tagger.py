@@ -9,6 +9,7 @@ from bertcls.tasks.heads import BertHead
 from bertcls.tasks.ner import IGNORE_INDEX, LEVELS, decode_entities
 from bertcls.tasks.pretrained import load_task, read_settings, save_task_pretrained
 from bertcls.tasks.prediction import predict_features, sorted_batches, text_encoder
+from bertcls.text.inputs import pair_or_text, string_list
 
 
 @keras.saving.register_keras_serializable(package="bertcls")
@@ -300,7 +301,7 @@ class BertTagger(Task):
             raise ValueError("BertTagger tags single texts; it does not take sentence pairs "
                              "(a tuple (texts_a, texts_b)). Pass a list of strings.")
         encoder = text_encoder(self, offsets=True)
-        texts = list(texts) if not isinstance(texts, str) else texts
+        texts = string_list(texts)
         results = [None] * len(texts)
         for indices, features, offsets in sorted_batches(encoder, texts, batch_size):
             ids = predict_features(self, features).argmax(axis=-1)
@@ -311,8 +312,7 @@ class BertTagger(Task):
 
     def predict_text(self, text):
         """Entity spans of one string, without batching or sorting."""
-        if not isinstance(text, str):
-            raise ValueError(f"predict_text takes one string, received {type(text).__name__}.")
+        pair_or_text(text, "text", pairs=False)
         return self.predict_texts([text], batch_size=1)[0]
 
     def save_pretrained(self, directory, **card):

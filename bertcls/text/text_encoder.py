@@ -10,6 +10,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bertcls.text.inputs import (ENCODER_INPUT, TextInputError, check_encoder_strings,
+                                 refuse)
+
 PADDING_MODES = ("max_length", "longest")
 
 
@@ -54,7 +57,8 @@ class TextEncoder(keras.layers.Layer):
         name = type(self).__name__
         if isinstance(inputs, tuple) or (
                 isinstance(inputs, list) and len(inputs) == 2
-                and not any(isinstance(x, (str, bytes)) for x in inputs)):
+                and not any(x is None or isinstance(x, (str, bytes, int, float, np.generic))
+                            for x in inputs)):
             if len(inputs) != 2:
                 raise ValueError(
                     f"Sentence pairs are passed as a tuple (texts_a, texts_b); received a "
@@ -65,18 +69,20 @@ class TextEncoder(keras.layers.Layer):
         out = []
         for x in segments:
             if isinstance(x, dict):
-                raise ValueError(f"{name} takes strings, received a dict.")
+                refuse("inputs", x, ENCODER_INPUT, where=name)
             if isinstance(x, (list, tuple)) and not x:
                 x = tf.constant([], tf.string)
             if not isinstance(x, (tf.Tensor, tf.RaggedTensor)) and not tf.is_symbolic_tensor(x):
+                check_encoder_strings(x, name)
                 try:
                     x = tf.convert_to_tensor(x)
                 except (ValueError, TypeError) as e:
                     raise ValueError(
                         f"{name} takes strings, received {type(x).__name__}: {e}") from e
             if x.dtype != tf.string:
-                raise ValueError(
-                    f"{name} takes string tensors, received dtype {x.dtype.name}.")
+                raise TextInputError(
+                    f"{name}: `inputs` must be {ENCODER_INPUT}, received a tensor of dtype "
+                    f"{x.dtype.name}.")
             if not isinstance(x, tf.RaggedTensor) and x.shape.rank == 2 and x.shape[1] == 1:
                 x = tf.squeeze(x, axis=1)  # keras.Input(shape=(1,), dtype="string")
             if isinstance(x, tf.RaggedTensor) or x.shape.rank not in (0, 1):
@@ -111,6 +117,16 @@ class TextEncoder(keras.layers.Layer):
 
     def _tokenize(self, strings, offsets):
         raise NotImplementedError
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Check concrete input here, before Keras' call machinery, which would wrap a bad
+        # input's error in "Exception encountered when calling ..." (with terminal colour
+        # codes); Keras' symbolic inputs (keras.Input) are checked by `call`.
+        items = inputs if isinstance(inputs, (tuple, list)) else [inputs]
+        if not any(isinstance(x, keras.KerasTensor) for x in items):
+            segments = self._segments(inputs)
+            inputs = tuple(segments) if len(segments) == 2 else segments[0]
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs):
         segments = self._segments(inputs)

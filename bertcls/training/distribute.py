@@ -141,7 +141,7 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
         tpu: TensorFlow only: a TPU name, `"grpc://host:port"` address or `"local"`;
             overrides the environment.
         devices: devices for `"mirrored"` (TensorFlow names such as `"/cpu:0"`, or Keras
-            names such as `"gpu:0"` on JAX).
+            names such as `"gpu:0"` on JAX, checked here against JAX's devices).
         steps_per_execution: for `model.compile`; default 32 on a TPU, else 1.
         coordinator_address, num_processes, process_id: JAX only: the multi-process
             cluster, as in `keras.distribution.initialize` (`"host:port"` of process 0, the
@@ -168,8 +168,8 @@ def get_strategy(kind="auto", tpu=None, devices=None, steps_per_execution=None,
         ValueError: unknown `kind`, an argument that does not apply to the backend, or a
             malformed multi-process setting (the message names the argument or the
             environment variable, e.g. `KERAS_DISTRIBUTION_NUM_PROCESSES`).
-        DeviceNotFoundError: the requested TPU or GPU is not there, or the TPU did not
-            answer within `tpu_timeout`.
+        DeviceNotFoundError: the requested TPU or GPU is not there (on JAX also a device
+            in `devices`), or the TPU did not answer within `tpu_timeout`.
 
     Example:
 
@@ -398,11 +398,47 @@ def _jax_runtime(kind, devices, coordinator_address, num_processes, process_id, 
     device_type = "cpu" if kind == "cpu" else platform
     if devices is None or kind != "mirrored":
         devices = keras.distribution.list_devices(device_type)
+    else:
+        devices = _jax_devices(devices)
     distribution = keras.distribution.DataParallel(devices=list(devices),
                                                    auto_shard_dataset=auto_shard_dataset)
     keras.distribution.set_distribution(distribution)
     return Runtime("jax", device_type, len(devices), distribution=distribution,
                    num_processes=jax.process_count(), process_index=jax.process_index())
+
+
+def _jax_devices(devices):
+    """Keras device names (`"cpu:0"`, `"gpu:1"`) for the `devices` of kind "mirrored" under JAX,
+    each checked against the devices JAX has (TensorFlow spellings such as `"/GPU:0"` are
+    accepted), so that a wrong name fails here rather than when a model is built."""
+    if isinstance(devices, str) or not isinstance(devices, (list, tuple)) or not devices:
+        raise ValueError(f"`devices` must be a non-empty list of device names such as "
+                         f"['gpu:0', 'gpu:1'], received {devices!r}.")
+    names = []
+    for device in devices:
+        text = device.strip().lstrip("/").lower() if isinstance(device, str) else ""
+        if text.startswith("device:"):
+            text = text[len("device:"):]
+        kind, _, index = text.partition(":")
+        if kind not in ("cpu", "gpu", "tpu") or not index.isdigit():
+            raise ValueError(
+                f"`devices` holds {device!r}, which is not a device name; use 'cpu:N', "
+                f"'gpu:N' or 'tpu:N' (keras.distribution.list_devices() lists them).")
+        names.append(f"{kind}:{int(index)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"`devices` names a device twice: {list(devices)!r}.")
+    available = set()
+    for kind in sorted({name.split(":")[0] for name in names}):
+        try:
+            available.update(keras.distribution.list_devices(kind))
+        except RuntimeError:  # JAX has no backend of that kind
+            pass
+    missing = [device for device, name in zip(devices, names) if name not in available]
+    if missing:
+        raise DeviceNotFoundError(
+            f"`devices` names {missing}, which JAX does not have; its devices are "
+            f"{keras.distribution.list_devices()}.")
+    return names
 
 
 def _check_cluster(coordinator_address, num_processes, process_id):

@@ -9,7 +9,7 @@ LABELS_ENDPOINT = "labels"
 
 
 def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False,
-                      pairs=False):
+                      pairs=False, named_outputs=False):
     """Write a SavedModel that maps a batch of raw strings (or sentence pairs) to the model's
     outputs.
 
@@ -30,23 +30,31 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         pairs: serve sentence pairs: the endpoint takes two string inputs, `texts_a` and
             `texts_b` (`(batch,)` each), encoded `[CLS] a [SEP] b [SEP]` with the same
             longest-first truncation as in training.
+        named_outputs: the endpoint returns a dict of named outputs shaped as the model's
+            `predict_texts` returns them: `probabilities` and `label_ids` (`(batch,)` for a
+            binary classifier, the 0.5 threshold; `(batch, num_classes)` probabilities with
+            `(batch,)` ids, or 0/1 `(batch, num_classes)` ids for multi-label); a regressor's
+            `values` (`(batch,)` for one output); a tagger's `probabilities` and `tag_ids`
+            `(batch, length)`; a `SentenceEmbedder`'s `embeddings`. Other models: as without.
 
     Returns:
         `path`. The SavedModel has `<endpoint>(texts)` (with `pairs=True`,
         `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, float32 out: probabilities
         (`(batch, 1)` binary, `(batch, num_classes)`), values `(batch, num_outputs)` for a
         regressor, `(batch, length, num_tags)` for a tagger, or embeddings
-        `(batch, embedding_dim)` for a `SentenceEmbedder`. Column `j` is class (or tag) id
-        `j`; a binary classifier's one column is the probability of class 1. When the model
-        has names (a classifier built with `labels=[...]`, a tagger with `tags=[...]`), the
-        SavedModel also has `labels()`: no input, a string tensor of the names in id order
-        (Hugging Face's `id2label`), so `labels()[argmax(probabilities)]` names the
-        prediction without bertcls.
+        `(batch, embedding_dim)` for a `SentenceEmbedder`; a model whose head returns a dict
+        of tensors (a multi-task head) gives a dict under the same names. Column `j` is class
+        (or tag) id `j`; a binary classifier's one column is the probability of class 1. When
+        the model has names (a classifier built with `labels=[...]`, a tagger with
+        `tags=[...]`), the SavedModel also has `labels()`: no input, a string tensor of the
+        names in id order (Hugging Face's `id2label`), so `labels()[argmax(probabilities)]`
+        names the prediction without bertcls.
 
     Raises:
         FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
         ValueError: the backend is not TensorFlow, or there is no encoder, or `endpoint`
-            is `"labels"` for a model with names.
+            is `"labels"` for a model with names, or the model returns a list of outputs
+            (return a dict, so that each output has a name).
 
     Example:
 
@@ -88,7 +96,8 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     def outputs(texts):
         features = encoder(texts)
         features = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-        return tf.cast(model(features, training=False), tf.float32)
+        out = _float_outputs(model(features, training=False))
+        return _named(model, out) if named_outputs else out
 
     # Named arguments, so that callers may pass `texts=` or `texts_a=` / `texts_b=`.
     def serve(texts):
@@ -115,6 +124,50 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
         archive.add_endpoint(LABELS_ENDPOINT, labels, input_signature=[])
     archive.write_out(str(path), verbose=False)
     return path
+
+
+def _float_outputs(outputs):
+    """The model's output as float32: one tensor, or a dict of named tensors (a multi-output
+    head), which the SavedModel then returns under the same names."""
+    import tensorflow as tf
+
+    if isinstance(outputs, dict):
+        bad = [k for k, v in outputs.items() if not isinstance(k, str) or not tf.is_tensor(v)]
+        if bad:
+            raise ValueError(f"export_text_model serves one tensor or a dict of named tensors; "
+                             f"the model's output dict has non-tensor or unnamed entries {bad}.")
+        return {k: tf.cast(v, tf.float32) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        raise ValueError(
+            f"export_text_model serves one tensor or a dict of named tensors; the model returns "
+            f"a {type(outputs).__name__} of {len(outputs)} outputs. Return a dict from the "
+            f"head (e.g. {{'intent': ..., 'tags': ...}}) so each output has a name.")
+    return tf.cast(outputs, tf.float32)
+
+
+def _named(model, out):
+    """The outputs of a bertcls task model under names, shaped as its `predict_texts`."""
+    import tensorflow as tf
+
+    from bertcls.tasks.classifier import BertClassifier
+    from bertcls.tasks.embedder import SentenceEmbedder
+    from bertcls.tasks.regressor import BertRegressor
+    from bertcls.tasks.tagger import BertTagger
+
+    if isinstance(model, BertClassifier):
+        if model.binary:
+            p = out[:, 0]
+            return {"probabilities": p, "label_ids": tf.cast(p > 0.5, tf.int64)}
+        if model.multi_label:
+            return {"probabilities": out, "label_ids": tf.cast(out > 0.5, tf.int64)}
+        return {"probabilities": out, "label_ids": tf.argmax(out, axis=-1)}
+    if isinstance(model, BertRegressor):
+        return {"values": out[:, 0] if model.num_outputs == 1 else out}
+    if isinstance(model, BertTagger):
+        return {"probabilities": out, "tag_ids": tf.argmax(out, axis=-1)}
+    if isinstance(model, SentenceEmbedder):
+        return {"embeddings": out}
+    return out
 
 
 def _label_names(model):

@@ -1,11 +1,13 @@
 """`make_siamese_dataset`: pairs (or triplets) of texts for a bi-encoder, each side encoded and
 padded on its own, batches grouped by length."""
 
+import numpy as np
 import tensorflow as tf
 
 from bertcls.text.feature_encoder import FeatureEncoder
 from bertcls.text.inputs import text_columns
-from bertcls.training.pipeline import FEATURE_NAMES, _buckets, _check_labels, _encoder_with
+from bertcls.training.pipeline import (FEATURE_NAMES, _bucket_batches, _buckets, _check_labels,
+                                       _encoder_with, _token_counts)
 
 SIDES = ("a", "b", "negative")
 
@@ -144,4 +146,11 @@ def make_siamese_dataset(texts, labels=None, encoder=None, batch_size=32, shuffl
         pad_to_bucket_boundary=False,
         drop_remainder=drop_remainder)
     ds = ds.map(to_bucket_width, num_parallel_calls=tf.data.AUTOTUNE)
+    if not repeat:
+        # The number of batches, for Keras (see make_dataset): bucketing hides it.
+        longest = np.max([_token_counts(encode, [columns[side]], False, shard_index,
+                                        num_shards, encode_batch_size) for side in sides],
+                         axis=0)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(
+            _bucket_batches(longest, lengths, batch_size, drop_remainder)))
     return ds.prefetch(tf.data.AUTOTUNE)
