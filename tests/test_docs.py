@@ -14,7 +14,9 @@ import pytest
 import bertcls
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-MODULES = sorted(m.name for m in pkgutil.iter_modules(bertcls.__path__))
+# Every module, in the tier folders too (iter_modules would list only the folders).
+MODULES = sorted(m.name[len("bertcls."):]
+                 for m in pkgutil.walk_packages(bertcls.__path__, "bertcls."))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -32,7 +32,7 @@ def cosine_similarity(a, b):
 
     Example:
 
-    >>> cosine_similarity([[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0]]).round(4).tolist()
+    >>> cosine_similarity([[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0]]).astype(float).round(4).tolist()
     [[1.0], [0.7071]]
     """
     a, b = _matrix(a, "a"), _matrix(b, "b")
@@ -62,7 +62,7 @@ def semantic_search(query_embeddings, corpus_embeddings, top_k=10, chunk_size=10
 
     >>> corpus = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     >>> hits = semantic_search([[1.0, 0.1]], corpus, top_k=2)
-    >>> hits["indices"].tolist(), hits["scores"].round(3).tolist()
+    >>> hits["indices"].tolist(), hits["scores"].astype(float).round(3).tolist()
     ([[0, 2]], [[0.995, 0.774]])
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
