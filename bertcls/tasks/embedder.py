@@ -54,7 +54,7 @@ class SentenceEmbedder(Task):
     ...                          encoder=FeatureEncoder(vocab, max_seq_len=8))
     >>> model.embed(["good movie", "bad movie", "movie"]).shape
     (3, 8)
-    >>> model.similarity("good movie", "good movie")
+    >>> round(model.similarity("good movie", "good movie"), 5)
     1.0
     >>> model.search("good movie", ["bad", "good movie"], top_k=1)["indices"].tolist()
     [1]

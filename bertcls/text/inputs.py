@@ -204,11 +204,11 @@ def embeddings_or_texts(x, what, embed):
 
     >>> embeddings_or_texts([[1, 0]], "a", embed=None).dtype
     dtype('float32')
-    >>> embeddings_or_texts([["a"]], "corpus", embed=None)
+    >>> embeddings_or_texts(None, "corpus", embed=None)
     Traceback (most recent call last):
     ...
     bertcls.text.inputs.TextInputError: `corpus` must be a string, a list of strings, or \
-embeddings (an array of real numbers, (n, dim) or (dim,)), received list.
+embeddings (an array of real numbers, (n, dim) or (dim,)), received None.
     """
     if isinstance(x, str):
         return embed([x])
