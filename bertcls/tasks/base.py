@@ -1,6 +1,7 @@
 """`Task`, the base every task model shares: the encoder-dict -> backbone -> head graph, label
 checks in fit/evaluate, compile on load, deserializing the layers in its config."""
 
+import logging
 import re
 import warnings
 
@@ -11,6 +12,15 @@ from bertcls.models.config import check_encoder_fits_backbone
 from bertcls.tasks.micro_batch import check_micro_batch_tokens, micro_batch_train_step
 
 FEATURE_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+# The traced functions `bertcls.tasks.prediction` keeps on a model. They capture the model's
+# variables when traced: anything that replaces variables (`Task.quantize`) drops them.
+TRACED = ("_bertcls_predict_fn", "_bertcls_strings_fn", "_bertcls_pairs_fn")
+
+
+def forget_traced(model):
+    """Drop the model's traced prediction functions; the next call traces anew."""
+    for key in TRACED:
+        model.__dict__.pop(key, None)
 
 
 def feature_inputs():
@@ -38,6 +48,38 @@ class Task(keras.Model):
         outputs = head(features)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         return outputs
+
+    def quantize(self, mode, **kwargs):
+        """Keras' `Model.quantize` (e.g. `"int8"`: the dense and attention projections get
+        int8 weights), made to take effect everywhere bertcls runs the model.
+
+        `predict_texts`, `predict_text`, `embed`, `predict_answers` and the rest run traced
+        functions that captured the float weights when first called; they are dropped here,
+        so the next call runs the quantized layers (before this, a quantized model kept
+        answering with its float weights). Keras' warning for each layer that has nothing to
+        quantize (LayerNormalization, Dropout, the encoder layer, ...) is not repeated; one
+        INFO record counts the quantized layers.
+
+        Args:
+            mode: Keras' quantization mode (`"int8"`, `"float8"`, ...).
+            **kwargs: passed to `keras.Model.quantize`.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=r"Layer .* does not have a `quantize` method implemented")
+            super().quantize(mode, **kwargs)
+        forget_traced(self)
+        self.predict_function = None
+        self._quantization_mode = mode
+        quantized = [layer.name for layer in self._flatten_layers()
+                     if getattr(layer, "quantization_mode", None) == mode]
+        logging.getLogger(__name__).info("Quantized %d layers to %s.", len(quantized), mode)
+
+    def quantization_config(self):
+        """`{"quantization": mode}` for a quantized model's config (`from_config` quantizes
+        the rebuilt model the same way before its weights load), else `{}`."""
+        mode = getattr(self, "_quantization_mode", None)
+        return {} if mode is None else {"quantization": mode}
 
     def push_to_hub(self, repo_id, token=None, private=None, commit_message=None, **options):
         """`save_pretrained` into a temporary directory, then upload exactly that directory
@@ -119,10 +161,14 @@ class Task(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        quantization = config.pop("quantization", None)
         for key in ("backbone", "head", "encoder"):
             if isinstance(config.get(key), dict):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        model = cls(**config)
+        if quantization is not None:  # the saved weights are the quantized layers' variables
+            model.quantize(quantization)
+        return model
 
 
 def no_shuffle_for_datasets(x, kwargs):

@@ -438,6 +438,7 @@ class BertClassifier(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_classes": self.num_classes,
             "labels": self.labels,

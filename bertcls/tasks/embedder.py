@@ -228,6 +228,7 @@ class SentenceEmbedder(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "pooling": self.pooling,
             "normalize": self.normalize,

@@ -232,6 +232,7 @@ class BertMaskedLM(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "encoder": (None if self.encoder is None
                         else keras.saving.serialize_keras_object(self.encoder)),

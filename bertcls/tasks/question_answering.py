@@ -394,6 +394,7 @@ class BertQuestionAnswerer(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "head": keras.saving.serialize_keras_object(self.head),
             "encoder": (None if self.encoder is None

@@ -214,6 +214,7 @@ class BertRegressor(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_outputs": self.num_outputs,
             "pooling": self.pooling,

@@ -351,6 +351,7 @@ class BertTagger(Task):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            **self.quantization_config(),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "tags": self.tags,
             "num_tags": self.num_tags,
