@@ -10,6 +10,7 @@ import numpy as np
 
 from bertcls.tasks.qa_answers import check_null_threshold
 from bertcls.tasks.similarity import semantic_search
+from bertcls.text.inputs import string_list
 
 OpenAnswer = collections.namedtuple(
     "OpenAnswer", ["text", "passage", "start", "end", "score", "null_score", "retrieval_score"])
@@ -46,7 +47,7 @@ class PassageIndex:
     """
 
     def __init__(self, passages, embeddings, titles=None):
-        self.passages = _strings(passages, "passages")
+        self.passages = string_list(passages, "passages")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.ndim != 2 or len(embeddings) != len(self.passages):
             raise ValueError(f"`embeddings` must have shape ({len(self.passages)}, dim), one row "
@@ -54,7 +55,7 @@ class PassageIndex:
         if not np.all(np.isfinite(embeddings)):
             raise ValueError("`embeddings` must be finite, received NaN or infinite values.")
         self.embeddings = embeddings
-        self.titles = None if titles is None else _strings(titles, "titles")
+        self.titles = None if titles is None else string_list(titles, "titles")
         if self.titles is not None and len(self.titles) != len(self.passages):
             raise ValueError(f"Got {len(self.titles)} titles for {len(self.passages)} "
                              f"passages.")
@@ -73,7 +74,7 @@ class PassageIndex:
         >>> PassageIndex.build(embedder, ["kim seoul", "lee busan"]).embeddings.shape
         (2, 8)
         """
-        passages = _strings(passages, "passages")
+        passages = string_list(passages, "passages")
         return cls(passages, embedder.embed(passages, batch_size=batch_size), titles)
 
     def __len__(self):
@@ -160,14 +161,14 @@ class RetrieveThenRead:
 
     def retrieve(self, questions, batch_size=32):
         """`(indices, scores)`: the `top_k` passages of each question, best first."""
-        questions = _strings(questions, "questions")
+        questions = string_list(questions, "questions")
         hits = self.index.search(self.embedder.embed(questions, batch_size=batch_size),
                                  top_k=self.top_k)
         return hits["indices"], hits["scores"]
 
     def answer(self, questions, batch_size=32):
         """The `OpenAnswer` of each question (a list of strings) from the corpus."""
-        questions = _strings(questions, "questions")
+        questions = string_list(questions, "questions")
         if not questions:
             return []
         indices, similarities = self.retrieve(questions, batch_size)
@@ -191,17 +192,6 @@ class RetrieveThenRead:
                 answer = answer._replace(text="", start=0, end=0)
             out.append(answer)
         return out
-
-
-def _strings(values, name):
-    if isinstance(values, str):
-        raise ValueError(f"`{name}` must be a list of strings, received a single string.")
-    values = list(values)
-    bad = [type(v).__name__ for v in values if not isinstance(v, str)]
-    if bad:
-        raise ValueError(f"`{name}` must be a list of strings, received an item of type "
-                         f"{bad[0]}.")
-    return values
 
 
 def _pack(texts):

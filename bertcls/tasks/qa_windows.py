@@ -15,6 +15,8 @@ import collections
 
 import numpy as np
 
+from bertcls.text.inputs import string_list
+
 QAWindows = collections.namedtuple(
     "QAWindows", ["features", "offsets", "context_mask", "example_index", "labels"])
 QAWindows.__doc__ = """Encoded windows of (question, context) pairs, one row per window.
@@ -80,7 +82,7 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
     >>> windows.labels.tolist(), windows.example_index.tolist()
     ([[3, 3], [0, 0], [0, 0]], [0, 0, 0])
     """
-    questions, contexts = _strings(questions, "questions"), _strings(contexts, "contexts")
+    questions, contexts = string_list(questions, "questions"), string_list(contexts, "contexts")
     if len(questions) != len(contexts):
         raise ValueError(f"Got {len(questions)} questions but {len(contexts)} contexts.")
     if answers is not None and len(answers) != len(questions):
@@ -151,17 +153,6 @@ def encode_qa(encoder, questions, contexts, answers=None, doc_stride=128,
         context_mask, example_index, labels = context_mask[keep], example_index[keep], labels[keep]
     features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     return QAWindows(features, offsets, context_mask, example_index, labels)
-
-
-def _strings(values, name):
-    if isinstance(values, str):
-        raise ValueError(f"`{name}` must be a list of strings, received a single string.")
-    values = list(values)
-    bad = [type(v).__name__ for v in values if not isinstance(v, str)]
-    if bad:
-        raise ValueError(f"`{name}` must be a list of strings, received an item of type "
-                         f"{bad[0]}.")
-    return values
 
 
 def _tokenize(encoder, texts, chunk_size):

@@ -80,20 +80,21 @@ list of pairs.
                 f"({str(repr(item))[:40]}). {hint}".rstrip())
 
 
-def check_text_batch(texts, what="texts"):
+def check_text_batch(texts, what="texts", accepts=TEXTS):
     """Refuse, before any other work, what can never be a batch of texts: None, a number,
-    bytes, a single string (with the hint to wrap it), a dict, a non-string array."""
+    bytes, a single string (with the hint to wrap it), a dict, a non-string array.
+    `accepts` says what is accepted (sentence pairs or not)."""
     if isinstance(texts, str):
         raise TextInputError(
-            f"`{what}` must be {TEXTS}, received a single string ({texts[:40]!r}); wrap it in "
-            f"a list.")
+            f"`{what}` must be {accepts}, received a single string ({texts[:40]!r}); wrap it "
+            f"in a list.")
     if isinstance(texts, np.ndarray):
         if texts.dtype.kind not in "UO" or texts.ndim != 1:
-            refuse(what, texts, TEXTS + " (a numpy array of str, 1-D)")
+            refuse(what, texts, accepts + " (a numpy array of str, 1-D)")
         return
     if texts is None or isinstance(texts, (bytes, bool, int, float, complex, np.generic, dict)) \
             or not hasattr(texts, "__iter__"):
-        refuse(what, texts, TEXTS)
+        refuse(what, texts, accepts)
 
 
 def text_columns(texts, what="texts", allow_empty=True):
@@ -148,7 +149,7 @@ def string_list(texts, what="texts"):
     """
     if isinstance(texts, tuple):
         texts = list(texts)
-    return _column(texts, what, True)
+    return _column(texts, what, True, accepts="a list of strings")
 
 
 def pair_or_text(text, what="text", pairs=True):
@@ -169,8 +170,8 @@ def pair_or_text(text, what="text", pairs=True):
     refuse(what, text, TEXT if pairs else "one string (no sentence pairs here)", hint)
 
 
-def _column(texts, what, allow_empty):
-    check_text_batch(texts, what)
+def _column(texts, what, allow_empty, accepts=TEXTS):
+    check_text_batch(texts, what, accepts)
     texts = list(texts.tolist() if isinstance(texts, np.ndarray) else texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
