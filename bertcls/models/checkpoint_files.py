@@ -212,36 +212,3 @@ def read_checkpoint(directory):
             raise CheckpointError(f"{path} holds {twice[:5]}, already read from another shard.")
         tensors.update(part)
     return tensors
-
-
-def read_prefixed(directory, prefix):
-    """Only the tensors of a checkpoint directory whose names start with `prefix` (a task
-    head such as `qa_outputs.`), without reading the others where the format allows
-    (safetensors; a `.bin` is read whole).
-
-    Returns:
-        dict of weight name -> `np.ndarray` (empty when none matches).
-
-    Raises:
-        CheckpointError: as `read_checkpoint`.
-    """
-    from safetensors import safe_open
-
-    reader, files = checkpoint_files(directory)
-    tensors = {}
-    for path, names in files.items():
-        if names is not None and not any(n.startswith(prefix) for n in names):
-            continue
-        if reader is not read_safetensors:
-            tensors.update({n: v for n, v in reader(path).items() if n.startswith(prefix)})
-            continue
-        try:
-            with safe_open(path, framework="np") as f:
-                for name in f.keys():
-                    if name.startswith(prefix):
-                        tensors[name] = f.get_tensor(name)
-        except Exception as e:  # safetensors raises its own error types, and OSError
-            raise CheckpointError(
-                f"Cannot read {path}: it is not a valid safetensors file, or is truncated "
-                f"({type(e).__name__}: {e}).") from e
-    return tensors

@@ -19,9 +19,9 @@ from bertcls.models.activations import HIDDEN_ACTIVATIONS
 from bertcls.models.config import validate_backbone_args, validate_hf_config
 from bertcls.models.errors import CheckpointError, UnsafeCheckpointError  # noqa: F401
 from bertcls.models.weight_report import WeightReport
-from bertcls.models.checkpoint_files import (  # noqa: F401 (re-exported)
-    WEIGHT_FILES, Preset, checkpoint_files, read_checkpoint, read_prefixed, read_safetensors,
-    read_shard_index, regular_file, shard_path)
+from bertcls.models.checkpoint_files import Preset
+# Re-exported: the readers' home before checkpoint_files.py (tests and callers import them here).
+from bertcls.models.checkpoint_files import read_checkpoint, read_safetensors  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ import keras
 import numpy as np
 
 from bertcls.models.checkpoint_files import Preset
-from bertcls.models.checkpoints import HEAD_PREFIXES, load_backbone, normalize_names, \
-    get_hf_weights, save_tokenizer
+from bertcls.models.checkpoints import (HEAD_PREFIXES, get_hf_weights, load_backbone,
+                                        normalize_names, save_tokenizer)
 from bertcls.models.errors import CheckpointError
 from bertcls.models.presets import preset_backbone_class
 from bertcls.models.weight_report import WeightReport
@@ -193,8 +193,8 @@ def load_task(cls, preset, task_args, max_seq_len=None, strict=False, new_head=F
     """Implementation of the task models' `from_preset` (see `BertClassifier.from_preset`).
 
     Args:
-        cls: the task class; it gives `hf_task` (its `HF_TASKS` key), `hf_problem_types`
-            and `preset_arguments(found, **task_args)` (constructor arguments from the
+        cls: the task class; it gives `hf_task` (its `HF_TASKS` key) and
+            `preset_arguments(found, **task_args)` (constructor arguments from the
             checkpoint's head and the caller's task arguments).
         preset: a directory, Hub id or `Preset`.
         task_args: the caller's task arguments (`num_classes`, `tags`, ...); None values
