@@ -189,3 +189,19 @@ def test_span_reader_keeps_its_null_threshold_through_save_pretrained(tmp_path):
     plain = BertQuestionAnswerer(BUILDERS["bert"](), encoder=FeatureEncoder(VOCAB, max_seq_len=12))
     assert BertQuestionAnswerer.from_preset(
         plain.save_pretrained(str(tmp_path / "plain"))).null_threshold is None
+
+
+def test_masked_lm_save_pretrained_round_trip_with_card(tmp_path):
+    from bertcls import BertMaskedLM
+
+    model = BertMaskedLM(BUILDERS["albert"](), encoder=FeatureEncoder(VOCAB, max_seq_len=10))
+    randomize(model, seed=3)
+    directory = model.save_pretrained(str(tmp_path / "mlm"), language="ko")
+    card = open(os.path.join(directory, "README.md"), encoding="utf-8").read()
+    assert 'pipeline_tag: "fill-mask"' in front_matter(card)
+    assert "bertcls.BertMaskedLM.from_preset" in card
+    loaded = BertMaskedLM.from_preset(directory)
+    assert loaded.encoder.max_seq_len == 10
+    x = {k: np.asarray(v) for k, v in loaded.encoder(TEXTS).items()}
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
+                               keras.ops.convert_to_numpy(model(x)), atol=1e-5)

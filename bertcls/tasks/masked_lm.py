@@ -14,7 +14,8 @@ from bertcls.tasks.ner import IGNORE_INDEX
 from bertcls.tasks.prediction import predict_features, text_encoder
 from bertcls.models.checkpoint_files import Preset
 from bertcls.models.weight_report import WeightReport
-from bertcls.tasks.pretrained import backbone_and_encoder, write_task_directory
+from bertcls.tasks.pretrained import (backbone_and_encoder, config_settings, read_settings,
+                                      save_task_pretrained)
 from bertcls.tasks.tagger import MaskedAccuracy, MaskedSparseCategoricalCrossentropy
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class BertMaskedLM(Task):
 
         Args:
             preset: a local Hugging Face directory or a Hub id.
-            max_seq_len: the encoder's maximum length (None: 128, or fewer when the
+            max_seq_len: the encoder's maximum length (None: the one `save_pretrained`
+                recorded, else 128; fewer when the
                 checkpoint has fewer positions).
             strict: refuse NaN/infinite weights, a missing head, and a stored decoder
                 that is not the word embeddings (an untied head bertcls cannot represent).
@@ -92,7 +94,10 @@ class BertMaskedLM(Task):
         """
         preset = Preset.read(preset)
         report = WeightReport(preset.directory)
-        backbone, encoder = backbone_and_encoder(preset, strict, report, False, max_seq_len)
+        saved = read_settings(config_settings(preset.config, preset.config_path),
+                              "max_seq_len", int)
+        backbone, encoder = backbone_and_encoder(preset, strict, report, False, max_seq_len,
+                                                 saved or 128)
         model = cls(backbone, encoder=encoder, **kwargs)
         load_mlm_head(model, preset.tensors, strict=strict, source=preset.directory,
                       report=report)
@@ -204,13 +209,18 @@ class BertMaskedLM(Task):
             results.append(per_mask[0] if len(per_mask) == 1 else per_mask)
         return results[0] if single else results
 
-    def save_pretrained(self, directory):
+    def save_pretrained(self, directory, **card):
         """Write this model for transformers' `AutoModelForMaskedLM`: the backbone under its
         family's prefix (no pooler, as transformers' `*ForMaskedLM`), the head under the
         family's names (`bertcls.tasks.mlm_head.MLM_HEADS`; the decoder weight left out:
         transformers ties it to the word embeddings), `config.json` naming
-        `<Family>ForMaskedLM`, and the encoder's tokenizer files. transformers' logits equal
-        this model's.
+        `<Family>ForMaskedLM` (its `bertcls` block: the encoder's `max_seq_len`, which
+        `from_preset` reads back), the encoder's tokenizer files and a model card
+        (`README.md`, pipeline tag `fill-mask`). transformers' logits equal this model's.
+
+        Args:
+            directory: output directory (created if missing).
+            **card: model card fields, as in `BertClassifier.save_pretrained`.
 
         Returns:
             The directory path.
@@ -225,8 +235,8 @@ class BertMaskedLM(Task):
         >>> json.load(open(os.path.join(directory, "config.json")))["architectures"]
         ['AlbertForMaskedLM']
         """
-        head = mlm_head_tensors(self.head, self.backbone)
-        return write_task_directory(self, directory, "MaskedLM", head, {}, pooler=False)
+        return save_task_pretrained(self, directory, "MaskedLM", card=card,
+                                    head=mlm_head_tensors(self.head, self.backbone))
 
     def get_config(self):
         return {

@@ -58,12 +58,16 @@ HF_TASKS = {
         "classes": {"single_label_classification": "BertClassifier",
                     "multi_label_classification": "BertClassifier",
                     "regression": "BertRegressor"},
-        "names": None, "pipeline": "text-classification"},
-    "TokenClassification": {"classes": {None: "BertTagger"}, "names": {"output": "classifier"},
-                            "pipeline": "token-classification"},
+        "names": None},
+    "TokenClassification": {"classes": {None: "BertTagger"}, "names": {"output": "classifier"}},
     "QuestionAnswering": {"classes": {None: "BertQuestionAnswerer"},
-                          "names": {"output": "qa_outputs"}, "pipeline": "question-answering"},
+                          "names": {"output": "qa_outputs"}},
 }
+# The Hub's pipeline tag of each architecture bertcls writes (masked LM too: its head is read
+# from any pre-training checkpoint, so it is not a task head `HF_TASKS` tells apart).
+PIPELINE_TAGS = {"SequenceClassification": "text-classification",
+                 "TokenClassification": "token-classification",
+                 "QuestionAnswering": "question-answering", "MaskedLM": "fill-mask"}
 PROBLEM_TYPES = ("single_label_classification", "multi_label_classification", "regression")
 # config.json's block of bertcls settings that transformers has no key for.
 SETTINGS_KEY = "bertcls"
@@ -110,10 +114,7 @@ def checkpoint_head(config, source="config.json"):
     kind = architecture.split("For", 1)[1] if "For" in architecture else None
     if kind not in HF_TASKS:
         return None
-    settings = config.get(SETTINGS_KEY, {})
-    if not isinstance(settings, dict):
-        raise CheckpointError(f"{source}: `{SETTINGS_KEY}` must be an object, received "
-                              f"{settings!r}.")
+    settings = config_settings(config, source)
     names = _label_names(config, source)
     num_labels = len(names) if names is not None else config.get("num_labels", 2)
     if not isinstance(num_labels, int) or isinstance(num_labels, bool) or num_labels < 1:
@@ -179,9 +180,25 @@ def head_layers(head, roles):
     return layers
 
 
+def config_settings(config, source="config.json"):
+    """The `bertcls` settings block of a `config.json` dict (`{}` when it has none).
+
+    Raises:
+        CheckpointError: the block is not a JSON object.
+    """
+    settings = config.get(SETTINGS_KEY, {})
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"{source}: `{SETTINGS_KEY}` must be an object, received "
+                              f"{settings!r}.")
+    return settings
+
+
 def read_settings(found, key, kinds, default=None):
-    """One value of a checkpoint's `bertcls` settings block, type-checked."""
-    value = found.settings.get(key, default) if found is not None else default
+    """One value of a checkpoint's `bertcls` settings block (`found`: a `CheckpointHead`, or
+    the block itself as a dict), type-checked."""
+    settings = found if isinstance(found, dict) else (
+        found.settings if found is not None else {})
+    value = settings.get(key, default)
     if value is not None and not isinstance(value, kinds):
         raise CheckpointError(f"config.json: `{SETTINGS_KEY}.{key}` has the wrong type: "
                               f"{value!r}.")
@@ -402,26 +419,29 @@ def head_tensors(task, kind, binary=False):
 
 
 def save_task_pretrained(task, directory, kind, labels=None, problem_type=None, settings=None,
-                         card=None):
+                         card=None, head=None):
     """Write `task` (backbone + head, + tokenizer files + model card) for
     `AutoModelFor<kind>`.
 
     Args:
         task: a task model with a `BertHead`.
         directory: output directory (created if missing).
-        kind: a key of `HF_TASKS`.
+        kind: a key of `HF_TASKS`, or `"MaskedLM"` (with `head`).
         labels: the label names, index = class id (None: no `id2label`, as for QA).
         problem_type: transformers' `problem_type` (None to leave it out).
         settings: the `bertcls` block (`binary`, `level`, ...); `max_seq_len` is added
             from the encoder.
         card: `write_model_card` options (`base_model`, `results`, `language`, ...).
+        head: the head's tensors under transformers' names (None: `head_tensors`, the
+            `BertHead` of the `HF_TASKS` table; the masked-LM head passes its own).
 
     Returns:
         The directory path.
     """
     backbone = family_backbone(task)
     settings = dict(settings or {})
-    head = head_tensors(task, kind, binary=bool(settings.get("binary")))
+    if head is None:
+        head = head_tensors(task, kind, binary=bool(settings.get("binary")))
     config_updates = {}
     if labels is not None:
         config_updates["id2label"] = {str(i): name for i, name in enumerate(labels)}
@@ -437,7 +457,7 @@ def save_task_pretrained(task, directory, kind, labels=None, problem_type=None, 
               and getattr(backbone, "classifier_head", {}).get("pooling") == "pooled")
     write_task_directory(task, directory, kind, head, config_updates, pooler=pooler)
     write_model_card(directory, architecture=f"{backbone.hf_architecture}For{kind}",
-                     pipeline_tag=HF_TASKS[kind]["pipeline"], task_class=type(task).__name__,
+                     pipeline_tag=PIPELINE_TAGS[kind], task_class=type(task).__name__,
                      labels=labels, **(card or {}))
     return directory
 
