@@ -8,12 +8,12 @@ sub-tokens, fit, predict entity spans on the test split, score them per characte
 few tagged sentences and a summary.
 
     python examples/klue_ner.py                      # klue/bert-base, official train/dev
-    python examples/klue_ner.py --data-dir ../shared/data/klue-ner --preset DIR
+    python examples/klue_ner.py --data-dir DIR --preset DIR
     python examples/klue_ner.py --quick              # offline, ~1.5-2 minutes on 2 CPU cores
 
 Without `--data-dir` the official train and dev splits are downloaded from the KLUE GitHub
 repository (cached in $BERTCLS_CACHE or ~/.cache/bertcls). `--data-dir DIR` reads them from
-DIR instead; when DIR holds only the dev file (as ../shared/data/klue-ner does), its 5,000
+DIR instead; when DIR holds only the dev file, its 5,000
 sentences are split, seeded, into train and test.
 
 `--quick` needs no network: it trains a small BERT FROM SCRATCH (not pretrained) on the

@@ -4,12 +4,12 @@ A premise and a hypothesis go in as one pair, `[CLS] premise [SEP] hypothesis [S
 softmax over the pooled output says entailment, neutral or contradiction. The label names
 are saved with the model, so predictions come back as names.
 
-    python examples/klue_nli.py --task klue --preset DIR     # KLUE-NLI, a local checkpoint
-    python examples/klue_nli.py --task kornli --preset DIR   # KorNLI (XNLI part)
-    python examples/klue_nli.py --quick                       # offline, a few minutes on CPU
+    python examples/klue_nli.py --task klue --data-dir DATA --preset DIR   # KLUE-NLI
+    python examples/klue_nli.py --task kornli --data-dir DATA --preset DIR # KorNLI (XNLI)
+    python examples/klue_nli.py --data-dir DATA --quick    # offline, a few minutes on CPU
 
-Data come from ../shared/data/klue-nli and ../shared/data/kornli (or --data-dir). Without a
-training file there (only KLUE-NLI's dev and KorNLI's XNLI dev/test are in shared/data),
+Data come from --data-dir: a folder with the task's files (KLUE-NLI's JSON, KorNLI's TSVs).
+Without a training file there (e.g. only KLUE-NLI's dev, or KorNLI's XNLI dev/test),
 the example trains on part of what is there and says so: KLUE-NLI dev is split 80/20 after a
 seeded shuffle; KorNLI trains on XNLI dev and tests on XNLI test. Such figures are not
 comparable with published ones, which train on the full training sets.
@@ -48,8 +48,6 @@ QUICK_MAX_SEQ_LEN = 64
 QUICK_EPOCHS = 1
 QUICK_LEARNING_RATE = 1e-4
 
-SHARED_DATA = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                            "..", "shared", "data"))
 DATA = {
     "klue": dict(dir="klue-nli", train="klue-nli-v1.1_train.json", test="klue-nli-v1.1_dev.json",
                  reader=bertcls.read_klue_nli, title="KLUE-NLI",
@@ -70,8 +68,8 @@ def parse_args(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="offline: the all-MiniLM-L6-v2 checkpoint on a slice, a few minutes")
     parser.add_argument("--data-dir",
-                        help="directory with the task's files (default ../shared/data/klue-nli "
-                             "or kornli)")
+                        help="directory with the task's files (required): KLUE-NLI's "
+                             "klue-nli-v1.1_*.json, or KorNLI's *.ko.tsv")
     parser.add_argument("--preset",
                         help=f"Hugging Face Hub id or local directory (default {PRESET}; the "
                              "MiniLM checkpoint with --quick)")
@@ -92,7 +90,10 @@ def parse_args(argv=None):
     args.epochs = args.epochs or (QUICK_EPOCHS if quick else EPOCHS)
     args.learning_rate = args.learning_rate or (QUICK_LEARNING_RATE if quick else LEARNING_RATE)
     args.limit = args.limit or (QUICK_LIMIT if quick else None)
-    args.data_dir = args.data_dir or os.path.join(SHARED_DATA, DATA[args.task]["dir"])
+    if not args.data_dir:
+        parser.error(f"--data-dir is required: a directory holding {DATA[args.task]['title']}'s "
+                     f"files ({DATA[args.task]['test']}, and {DATA[args.task]['train']} if you "
+                     f"have it).")
     return args
 
 

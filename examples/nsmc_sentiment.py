@@ -7,7 +7,7 @@ load NSMC, clean it, tokenise, build a many-to-one BERT, fit with a validation
 split, evaluate on the test set, print predictions, print a summary.
 
     python examples/nsmc_sentiment.py                      # klue/bert-base, full NSMC
-    python examples/nsmc_sentiment.py --data-dir ../shared/data/nsmc --preset DIR
+    python examples/nsmc_sentiment.py --data-dir DIR --preset DIR
     python examples/nsmc_sentiment.py --quick              # offline, ~1-3 minutes on CPU
     python examples/nsmc_sentiment.py --preset monologg/koelectra-base-v3-discriminator
 

@@ -11,7 +11,8 @@ from conftest import SHARED_DATA, run_example
 def test_klue_nli_quick_tiny_slice(tmp_path, minilm_path):
     if not (SHARED_DATA / "klue-nli" / "klue-nli-v1.1_dev.json").exists():
         pytest.skip("KLUE-NLI data not found")
-    result = run_example("klue_nli.py", "--quick", "--limit", "16", "--batch-size", "8",
+    result = run_example("klue_nli.py", "--quick", "--data-dir", str(SHARED_DATA / "klue-nli"),
+                         "--limit", "16", "--batch-size", "8",
                          "--max-seq-len", "32", "--no-progress", tmp_path=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -28,7 +29,8 @@ def test_klue_nli_quick_tiny_slice(tmp_path, minilm_path):
 def test_kornli_quick_saves_model_and_pair_export(tmp_path, minilm_path):
     if not (SHARED_DATA / "kornli" / "xnli.dev.ko.tsv").exists():
         pytest.skip("KorNLI data not found")
-    result = run_example("klue_nli.py", "--task", "kornli", "--quick", "--limit", "12",
+    result = run_example("klue_nli.py", "--task", "kornli", "--quick",
+                         "--data-dir", str(SHARED_DATA / "kornli"), "--limit", "12",
                          "--batch-size", "6", "--max-seq-len", "32", "--no-progress", "--save",
                          str(tmp_path / "out"), tmp_path=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
