@@ -38,7 +38,7 @@ class Preset:
         self.directory = directory
         self.config = config
         self._tensors = None
-        self._nbytes = None
+        self._files = None
 
     @classmethod
     def read(cls, preset):
@@ -61,20 +61,24 @@ class Preset:
         return os.path.join(self.directory, "config.json")
 
     @property
+    def files(self):
+        """`checkpoint_files(directory)`, found once (a shard index is parsed once)."""
+        if self._files is None:
+            self._files = checkpoint_files(self.directory)
+        return self._files
+
+    @property
     def tensors(self):
         """Weight name -> `np.ndarray`, every tensor of the checkpoint (`read_checkpoint`),
         read once."""
         if self._tensors is None:
-            self._tensors = read_checkpoint(self.directory)
+            self._tensors = read_checkpoint(self.directory, self.files)
         return self._tensors
 
     @property
     def nbytes(self):
         """The size of the weight files, in bytes."""
-        if self._nbytes is None:
-            _, files = checkpoint_files(self.directory)
-            self._nbytes = sum(os.path.getsize(p) for p in files)
-        return self._nbytes
+        return sum(os.path.getsize(p) for p in self.files[1])
 
 
 def regular_file(path):
@@ -190,11 +194,15 @@ def checkpoint_files(directory):
         f"pytorch_model.bin or their .index.json; found {sorted(os.listdir(directory))}.")
 
 
-def read_checkpoint(directory):
+def read_checkpoint(directory, found=None):
     """Read the weights of a Hugging Face model directory.
 
     Looks for, in order: `model.safetensors`, `model.safetensors.index.json`
     (shards), `pytorch_model.bin`, `pytorch_model.bin.index.json` (shards).
+
+    Args:
+        directory: the model directory.
+        found: `checkpoint_files(directory)` when the caller has it already (`Preset`).
 
     Returns:
         dict mapping weight name to `np.ndarray`.
@@ -203,7 +211,7 @@ def read_checkpoint(directory):
         CheckpointError: none of these files exists, or one cannot be read
             (the message names the file).
     """
-    reader, files = checkpoint_files(directory)
+    reader, files = found or checkpoint_files(directory)
     tensors = {}
     for path in files:
         part = reader(path)
