@@ -186,7 +186,7 @@ def test_string_in_export_gives_the_embeddings(tmp_path):
     model = tiny_embedder(pooling="max", normalize=True)
     path = bertcls.export_text_model(model, tmp_path / "export")
     served = tf.saved_model.load(str(path))
-    got = served.serve(tf.constant(TEXTS)).numpy()
+    got = served.serve(tf.constant(TEXTS))["embeddings"].numpy()
     np.testing.assert_allclose(got, model.embed(TEXTS), atol=1e-5)
 
 

@@ -31,7 +31,7 @@ if isinstance(texts, dict):  # sentence pairs, by the endpoint's input names
     out = model.serve(texts_a=tf.constant(texts["a"]), texts_b=tf.constant(texts["b"]))
 else:
     out = model.serve(tf.constant(texts))
-print(json.dumps(out.numpy().tolist()))
+print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}))
 """
 
 
@@ -44,7 +44,8 @@ def load_elsewhere(path, texts, cwd):
     done = subprocess.run([sys.executable, "-I", "-c", LOADER, str(path), json.dumps(texts)],
                           capture_output=True, text=True, cwd=cwd, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
-    return np.array(json.loads(done.stdout.strip().splitlines()[-1]), dtype="float32")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def test_classifier_export_matches_model(tmp_path):
@@ -52,9 +53,11 @@ def test_classifier_export_matches_model(tmp_path):
     model = BertClassifier(tiny_backbone(), num_classes=3, encoder=encoder)
     path = export_text_model(model, tmp_path / "served")
     served = load_elsewhere(path, TEXTS, tmp_path)
-    expected = model.predict_texts(TEXTS)["probabilities"]
-    assert served.shape == (4, 3)
-    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+    expected = model.predict_texts(TEXTS)
+    assert served["probabilities"].shape == (4, 3)
+    np.testing.assert_allclose(served["probabilities"], expected["probabilities"], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(served["label_ids"], expected["labels"])
 
 
 def test_tagger_export_with_offsets_encoder(tmp_path):
@@ -63,7 +66,9 @@ def test_tagger_export_with_offsets_encoder(tmp_path):
     path = export_text_model(tagger, tmp_path / "served")
     served = load_elsewhere(path, TEXTS[:2], tmp_path)
     features = FeatureEncoder(VOCAB, max_seq_len=8)(TEXTS[:2])
-    np.testing.assert_allclose(served, np.asarray(tagger(features)), rtol=1e-5, atol=1e-6)
+    probabilities = np.asarray(tagger(features))
+    np.testing.assert_allclose(served["probabilities"], probabilities, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(served["tag_ids"], probabilities.argmax(-1))
 
 
 def test_export_needs_an_encoder(tmp_path):
@@ -78,8 +83,9 @@ def test_pair_export_of_a_regressor_matches_predict_texts(tmp_path):
     b = ["bad", "good", "the movie", "good movies " * 4]  # rows 1 and 3 are cut longest-first
     path = export_text_model(model, tmp_path / "served", pairs=True)
     served = load_elsewhere(path, {"a": a, "b": b}, tmp_path)
-    assert served.shape == (4, 2)
-    np.testing.assert_allclose(served, model.predict_texts((a, b)), rtol=1e-5, atol=1e-6)
+    assert served["values"].shape == (4, 2)
+    np.testing.assert_allclose(served["values"], model.predict_texts((a, b)), rtol=1e-5,
+                               atol=1e-6)
 
 
 NAMES_LOADER = """
@@ -89,10 +95,10 @@ import numpy as np, tensorflow as tf
 import tensorflow_text  # noqa: F401
 model = tf.saved_model.load(sys.argv[1])
 texts = json.loads(sys.argv[2])
-probabilities = model.serve(texts_a=tf.constant(texts["a"]), texts_b=tf.constant(texts["b"]))
+out = model.serve(texts_a=tf.constant(texts["a"]), texts_b=tf.constant(texts["b"]))
 names = [name.decode() for name in model.labels().numpy()]
-print(json.dumps({"names": names, "probabilities": probabilities.numpy().tolist(),
-                  "predicted": [names[i] for i in np.argmax(probabilities, -1)]}))
+print(json.dumps({"names": names, "probabilities": out["probabilities"].numpy().tolist(),
+                  "predicted": [names[i] for i in out["label_ids"].numpy()]}))
 """
 
 

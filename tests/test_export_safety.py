@@ -32,9 +32,9 @@ def test_non_empty_directory_is_refused_then_overwritten_when_asked(tmp_path):
     export_text_model(model, target, overwrite=True)
     assert (target / "notes.txt").read_text() == "mine"  # other files are left alone
     served = tf.saved_model.load(str(target))
-    probabilities = served.serve(tf.constant(["good", "bad"])).numpy()
+    probabilities = served.serve(tf.constant(["good", "bad"]))["probabilities"].numpy()
     np.testing.assert_allclose(probabilities, model.predict_texts(["good", "bad"])[
-        "probabilities"][:, None], rtol=1e-5, atol=1e-6)
+        "probabilities"], rtol=1e-5, atol=1e-6)
 
     # A second export over the first one, as a re-run of a script would do, is refused too.
     with pytest.raises(FileExistsError, match="not empty"):

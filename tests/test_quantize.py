@@ -94,5 +94,5 @@ def test_a_quantized_classifier_saves_loads_and_exports(tmp_path):
                                atol=1e-6)
     exported = export_text_model(model, str(tmp_path / "served"))
     reloaded = tf.saved_model.load(exported)  # kept: its variables live as long as it does
-    served = reloaded.serve(tf.constant(TEXTS))
+    served = reloaded.serve(tf.constant(TEXTS))["probabilities"]
     np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)

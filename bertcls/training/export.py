@@ -9,7 +9,7 @@ LABELS_ENDPOINT = "labels"
 
 
 def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=False,
-                      pairs=False, named_outputs=False):
+                      pairs=False, named_outputs=True):
     """Write a SavedModel that maps a batch of raw strings (or sentence pairs) to the model's
     outputs.
 
@@ -31,24 +31,31 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
             `texts_b` (`(batch,)` each), encoded `[CLS] a [SEP] b [SEP]` with the same
             longest-first truncation as in training.
         named_outputs: the endpoint returns a dict of named outputs shaped as the model's
-            `predict_texts` returns them: `probabilities` and `label_ids` (`(batch,)` for a
-            binary classifier, the 0.5 threshold; `(batch, num_classes)` probabilities with
-            `(batch,)` ids, or 0/1 `(batch, num_classes)` ids for multi-label); a regressor's
-            `values` (`(batch,)` for one output); a tagger's `probabilities` and `tag_ids`
-            `(batch, length)`; a `SentenceEmbedder`'s `embeddings`. Other models: as without.
+            `predict_texts` returns them (the default). `False` returns the model's raw output
+            tensor instead (`(batch, 1)` probabilities for a binary classifier, `(batch, length,
+            num_tags)` for a tagger).
 
     Returns:
         `path`. The SavedModel has `<endpoint>(texts)` (with `pairs=True`,
-        `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, float32 out: probabilities
-        (`(batch, 1)` binary, `(batch, num_classes)`), values `(batch, num_outputs)` for a
-        regressor, `(batch, length, num_tags)` for a tagger, or embeddings
-        `(batch, embedding_dim)` for a `SentenceEmbedder`; a model whose head returns a dict
-        of tensors (a multi-task head) gives a dict under the same names. Column `j` is class
-        (or tag) id `j`; a binary classifier's one column is the probability of class 1. When
-        the model has names (a classifier built with `labels=[...]`, a tagger with
-        `tags=[...]`), the SavedModel also has `labels()`: no input, a string tensor of the
-        names in id order (Hugging Face's `id2label`), so `labels()[argmax(probabilities)]`
-        names the prediction without bertcls.
+        `<endpoint>(texts_a, texts_b)`): strings `(batch,)` in, a dict of named outputs out,
+        the shapes `predict_texts` gives:
+
+        - `BertClassifier`: `probabilities` (float32) and `label_ids` (int64). Binary:
+          `(batch,)` probability of class 1 and `(batch,)` ids at the 0.5 threshold;
+          multi-class: `(batch, num_classes)` and `(batch,)` argmax ids; multi-label:
+          `(batch, num_classes)` and 0/1 `(batch, num_classes)` ids.
+        - `BertRegressor`: `values`, `(batch,)` for one output, else `(batch, num_outputs)`.
+        - `BertTagger`: `probabilities` `(batch, length, num_tags)` and `tag_ids`
+          `(batch, length)`.
+        - `SentenceEmbedder`: `embeddings`, `(batch, embedding_dim)`.
+        - Any other model: its output, float32; a head that returns a dict of tensors (a
+          multi-task head) gives a dict under the same names.
+
+        Column `j` is class (or tag) id `j`. When the model has names (a classifier built
+        with `labels=[...]`, a tagger with `tags=[...]`), the SavedModel also has `labels()`:
+        no input, a string tensor of the names in id order (Hugging Face's `id2label`), so
+        `labels()[label_ids]` names the prediction without bertcls. In TensorFlow Serving the
+        same dict keys are the signature's output names.
 
     Raises:
         FileExistsError: `path` is a non-empty directory and `overwrite` is False, or a file.
@@ -66,12 +73,18 @@ def export_text_model(model, path, encoder=None, endpoint=ENDPOINT, overwrite=Fa
     >>> model = BertClassifier(backbone, encoder=FeatureEncoder(vocab, max_seq_len=8))
     >>> path = export_text_model(model, tempfile.mkdtemp())
     >>> served = tf.saved_model.load(path)  # keep a reference while calling it
-    >>> tuple(served.serve(tf.constant(["good", "bad"])).shape)
-    (2, 1)
+    >>> out = served.serve(tf.constant(["good", "bad"]))
+    >>> sorted(out), tuple(out["probabilities"].shape)
+    (['label_ids', 'probabilities'], (2,))
     >>> path = export_text_model(model, tempfile.mkdtemp(), pairs=True)
     >>> served = tf.saved_model.load(path)
-    >>> tuple(served.serve(tf.constant(["good", "bad"]), tf.constant(["bad", "bad"])).shape)
-    (2, 1)
+    >>> out = served.serve(tf.constant(["good", "bad"]), tf.constant(["bad", "bad"]))
+    >>> tuple(out["label_ids"].shape)
+    (2,)
+    >>> raw = tf.saved_model.load(export_text_model(model, tempfile.mkdtemp(),
+    ...                                             named_outputs=False))
+    >>> tuple(raw.serve(tf.constant(["good"])).shape)
+    (1, 1)
     >>> named = BertClassifier(backbone, encoder=model.encoder, labels=["neg", "pos"])
     >>> served = tf.saved_model.load(export_text_model(named, tempfile.mkdtemp()))
     >>> served.labels().numpy().tolist()
