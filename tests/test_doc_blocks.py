@@ -148,7 +148,7 @@ train = bertcls.make_dataset(texts, labels, encoder=_encoder, batch_size=8, drop
 validation = train
 """,
     "docs/sentence_embeddings.md": """
-checkpoint = MINILM
+checkpoint = CHECKPOINT  # the page's first block loads the real MiniLM; training needs no more
 train = bertcls.read_korsts(STS_TRAIN)
 """,
     "docs/tutorial.md": """

@@ -23,23 +23,18 @@ def test_nsmc_quick_tiny_slice(tmp_path):
     assert "리뷰입니다." in out
 
 
-def test_nsmc_quick_with_masked_lm_pretraining_first(tmp_path):
+def test_nsmc_quick_with_masked_lm_first_fixed_length_and_save(tmp_path):
+    # Masked-LM pretraining first, the tutorial's fixed padding, and --save writing the
+    # .keras model and the export: one run (the default bucketing is the run above).
     result = run_example("nsmc_sentiment.py", "--quick", "--limit", "200", "--epochs", "1",
-                         "--mlm-epochs", "1", "--no-progress", tmp_path=tmp_path, timeout=400)
+                         "--mlm-epochs", "1", "--fixed-length", "--no-progress",
+                         "--save", str(tmp_path / "out"), tmp_path=tmp_path, timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "Masked-LM pretraining: 1 epoch(s) on 160 reviews" in out  # the training rows
     assert "masked-LM:      1 epoch(s) first, last loss" in out
     assert "fine-tuning:    1 epoch(s)" in out and "test accuracy:" in out
-
-
-def test_nsmc_quick_fixed_length_and_save(tmp_path):
-    # The tutorial's fixed padding, and --save writing the .keras model and the export.
-    result = run_example("nsmc_sentiment.py", "--quick", "--limit", "200", "--epochs", "1",
-                         "--fixed-length", "--no-progress", "--save", str(tmp_path / "out"),
-                         tmp_path=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "batches:        fixed 64" in result.stdout
+    assert "batches:        fixed 64" in out
     assert (tmp_path / "out" / "nsmc.keras").is_file()
     assert (tmp_path / "out" / "export" / "saved_model.pb").is_file()
 

@@ -96,3 +96,19 @@ def test_a_quantized_classifier_saves_loads_and_exports(tmp_path):
     reloaded = tf.saved_model.load(exported)  # kept: its variables live as long as it does
     served = reloaded.serve(tf.constant(TEXTS))["probabilities"]
     np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)
+
+
+def test_quantize_frees_each_float_weight_it_replaces():
+    # Task.quantize keeps the objects alive before it out of Keras' per-weight collections
+    # (gc.freeze); the float kernels it replaces must still be gone right after.
+    import gc
+    import weakref
+
+    model = BertClassifier(backbone(), num_classes=3, encoder=encoder())
+    model.predict_texts(TEXTS)  # traced functions capture the float weights, as in use
+    kernels = [weakref.ref(layer._kernel) for layer in model._flatten_layers()
+               if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))]
+    assert len(kernels) >= 6
+    model.quantize("int8")
+    assert gc.isenabled() and not gc.get_freeze_count()
+    assert [ref for ref in kernels if ref() is not None] == []

@@ -1,6 +1,7 @@
 """`Task`, the base every task model shares: the encoder-dict -> backbone -> head graph, label
 checks in fit/evaluate, compile on load, deserializing the layers in its config."""
 
+import gc
 import logging
 import re
 import warnings
@@ -58,7 +59,10 @@ class Task(keras.Model):
         so the next call runs the quantized layers (before this, a quantized model kept
         answering with its float weights). Keras' warning for each layer that has nothing to
         quantize (LayerNormalization, Dropout, the encoder layer, ...) is not repeated; one
-        INFO record counts the quantized layers.
+        INFO record counts the quantized layers. Keras runs a full garbage collection for
+        every float weight it replaces, whose cost grows with everything else alive in the
+        process; the objects alive before quantizing are left out of those collections
+        (`gc.freeze`), and the float weights are still freed as each is replaced.
 
         Args:
             mode: Keras' quantization mode (`"int8"`, `"float8"`, ...).
@@ -67,7 +71,11 @@ class Task(keras.Model):
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message=r"Layer .* does not have a `quantize` method implemented")
-            super().quantize(mode, **kwargs)
+            gc.freeze()
+            try:
+                super().quantize(mode, **kwargs)
+            finally:
+                gc.unfreeze()
         forget_traced(self)
         self.predict_function = None
         self._quantization_mode = mode
