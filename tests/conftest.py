@@ -111,17 +111,19 @@ def _settle_the_heap():
 
 
 # The files that take longest (`--durations`, summed per file), started first, so that the
-# parallel workers (setup.cfg: one test file per worker at a time) do not end on a long file
-# while the other waits.
+# parallel workers (setup.cfg: one test file per worker at a time, in this order:
+# --no-loadscope-reorder) do not end on a long file while the other waits.
 LONGEST_FIRST = ["test_doc_blocks.py", "test_distribute.py", "test_examples.py",
-                 "test_example_korsts.py", "test_family_tasks.py", "test_docs.py",
-                 "test_masked_lm.py", "test_example_korquad_open.py",
-                 "test_example_klue_nli.py", "test_pairs.py", "test_classifier.py",
-                 "test_serving.py", "test_export.py", "test_sentencepiece.py",
-                 "test_example_klue_ner.py", "test_question_answering.py", "test_quantize.py"]
+                 "test_family_tasks.py", "test_example_korsts.py", "test_docs.py",
+                 "test_example_korquad_open.py", "test_example_klue_nli.py",
+                 "test_masked_lm.py", "test_serving.py", "test_export.py", "test_classifier.py",
+                 "test_pairs.py", "test_sentencepiece.py", "test_example_klue_ner.py",
+                 "test_question_answering.py", "test_quantize.py", "test_siamese.py",
+                 "test_tokenization.py", "test_data.py", "test_example_korquad.py",
+                 "test_regressor.py", "test_checkpoints.py", "test_kobert.py",
+                 "test_config_validation.py", "test_label_safety.py", "test_micro_batch.py"]
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
-
