@@ -39,8 +39,7 @@ SEED = 42
 # training pairs, all test pairs: 37.2 test Spearman with mean pooling at 5e-5, 34.0 at 1e-4;
 # 15.9 with the pooler at 1e-4).
 QUICK = {"train_limit": 700, "test_every": 2, "epochs": 1, "max_seq_len": 48,
-         "cross_learning_rate": 5e-5,
-         "cross_pooling": "mean"}
+         "cross_learning_rate": 5e-5, "cross_pooling": "mean"}
 FULL = {"train_limit": None, "test_every": 1, "epochs": 4, "max_seq_len": 128,
         "cross_learning_rate": 2e-5, "cross_pooling": None}
 QUERIES = ["한 남자가 기타를 치고 있다.", "고양이가 소파 위에서 자고 있다.", "비행기가 이륙하고 있다."]
@@ -100,6 +99,8 @@ def parse_args():
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.test_every < 1:
+        parser.error(f"--test-every must be a positive integer, received {args.test_every}")
     args.model = args.model or (minilm_dir() if args.quick else "klue/bert-base")
     return args
 
@@ -110,8 +111,6 @@ def main():
     data_dir = pathlib.Path(args.data_dir)
     train = bertcls.read_korsts(data_dir / "sts-train.tsv")[:args.train_limit]
     test = bertcls.read_korsts(data_dir / "sts-test.tsv")[:args.test_limit]
-    if args.test_every < 1:
-        raise SystemExit(f"--test-every must be a positive integer, received {args.test_every}")
     test = test[::args.test_every].reset_index(drop=True)
     print(f"KorSTS: {len(train)} training pairs, {len(test)} test pairs; model {args.model}")
     results, started = {}, time.time()

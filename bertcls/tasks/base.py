@@ -62,7 +62,8 @@ class Task(keras.Model):
         INFO record counts the quantized layers. Keras runs a full garbage collection for
         every float weight it replaces, whose cost grows with everything else alive in the
         process; the objects alive before quantizing are left out of those collections
-        (`gc.freeze`), and the float weights are still freed as each is replaced.
+        (`gc.freeze`, undone afterwards; a heap the process froze itself stays frozen), and
+        the float weights are still freed as each is replaced.
 
         Args:
             mode: Keras' quantization mode (`"int8"`, `"float8"`, ...).
@@ -71,11 +72,15 @@ class Task(keras.Model):
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message=r"Layer .* does not have a `quantize` method implemented")
-            gc.freeze()
+            # A process that froze its heap itself (a pre-forking server) keeps its freeze.
+            freeze = not gc.get_freeze_count()
+            if freeze:
+                gc.freeze()
             try:
                 super().quantize(mode, **kwargs)
             finally:
-                gc.unfreeze()
+                if freeze:
+                    gc.unfreeze()
         forget_traced(self)
         self.predict_function = None
         self._quantization_mode = mode
