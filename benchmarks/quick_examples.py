@@ -41,7 +41,8 @@ def run(name, data):
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"command": " ".join(["python", os.path.relpath(script, REPO)] + argv[2:]),
+    shown = [arg.replace(str(data), "DIR") for arg in argv[2:]]  # not this machine's path
+    return {"command": " ".join(["python", os.path.relpath(script, REPO)] + shown),
             "returncode": done.returncode, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
             "within_3_minutes": wall <= 180,
             "last_lines": done.stdout.strip().splitlines()[-15:] if done.returncode == 0
@@ -58,7 +59,8 @@ def main():
                                              "quick_examples.json"))
     args = parser.parse_args()
     start = time.perf_counter()
-    report = dict(report_header(), runs={})
+    argv = [arg.replace(str(args.data_dir), "DIR") for arg in sys.argv]
+    report = dict(report_header(argv), runs={})
     for name in args.only or RUNS:
         result = run(name, args.data_dir)
         report["runs"][name] = result
