@@ -248,9 +248,11 @@ def main(argv=None):
         print(f"  Q: {e.question.strip()}\n     gold: {gold}   predicted: {predicted}")
 
     print(f"\n=== Summary ({'--quick' if args.quick else 'full run'}) ===")
-    if args.quick:
+    if args.quick and not (args.embedder or args.reader):
         print("models: all-MiniLM-L6-v2 as embedder and reader (ENGLISH, uncased: Hangul split "
               "into jamo); a smoke test of the pipeline, not Korean open-domain QA quality")
+    else:
+        print(f"models: embedder {args.embedder or minilm()}, reader {args.reader or minilm()}")
     print("negatives: stand-ins made at run time (KorQuAD 1.0 has none; KLUE-MRC is not "
           "offline)")
     print(f"corpus: {len(index)} passages; test: {len(answerable)} answerable + "

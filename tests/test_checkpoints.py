@@ -10,8 +10,6 @@ import logging
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 import zipfile
 
 import keras
@@ -22,6 +20,7 @@ from bertcls import BertBackbone, PresetError
 from bertcls.models.torch_bin import read_torch_bin
 from bertcls.models.checkpoints import (UnsafeCheckpointError, normalize_names, read_checkpoint,
                                         read_safetensors, set_hf_weights)
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(REPO, "tests", "golden")
@@ -123,9 +122,7 @@ print("RESULT" + json.dumps(result))
 
 @pytest.mark.jax
 def test_parity_on_jax_backend(minilm_path):
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", JAX_PARITY, REPO, str(minilm_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = warm_run("jax", ["-c", JAX_PARITY, REPO, str(minilm_path)], timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])

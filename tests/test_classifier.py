@@ -2,8 +2,6 @@
 
 import inspect
 import os
-import subprocess
-import sys
 import textwrap
 from unittest import mock
 
@@ -13,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from bertcls import BertBackbone, BertClassifier, BertHead, FeatureEncoder
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "plot",
@@ -239,9 +238,7 @@ def test_forward_and_fit_step_under_jax():
         tagger.fit(x, np.array([[-100, 1, -100, -100], [-100, 2, 0, -100]]), verbose=0)
         print("JAX_OK")
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = warm_run("jax", ["-c", script], timeout=240)
     assert "JAX_OK" in done.stdout, done.stderr[-3000:]
 
 

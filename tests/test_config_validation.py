@@ -3,8 +3,6 @@ constructor arguments, a tokenizer against its backbone, and every valid dropout
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 from bertcls import (BertBackbone, BertClassifier, BertTagger, CheckpointError, FeatureEncoder,
                      PresetError)
 from bertcls.models.config import validate_hf_config
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "!"]
@@ -172,9 +171,7 @@ print("RESULT" + json.dumps(results))
 @pytest.mark.jax
 def test_checks_and_dropout_on_the_jax_backend(preset):
     # On JAX an out-of-range id gave NaN silently: the refusal must not depend on the backend.
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", JAX_CHECKS, str(preset), json.dumps(VOCAB)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = warm_run("jax", ["-c", JAX_CHECKS, str(preset), json.dumps(VOCAB)], timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])

@@ -36,7 +36,7 @@ tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
 def clean_env(**extra):
     env = {k: v for k, v in os.environ.items() if k not in distribute.MULTI_PROCESS_ENV
            and k not in ("COLAB_TPU_ADDR", "TPU_NAME", "XLA_FLAGS")}
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", **extra)
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO, **extra)  # this tree's bertcls
     return env
 
 

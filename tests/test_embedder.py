@@ -2,10 +2,7 @@
 loading, parity with sentence-transformers on all-MiniLM-L6-v2, similarity and search."""
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,6 +11,7 @@ import pytest
 import bertcls
 from bertcls import (BertBackbone, FeatureEncoder, SentenceEmbedder, SentencePooling,
                      cosine_similarity, semantic_search)
+from warm import warm_run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "sbert_golden.npz"
@@ -377,7 +375,5 @@ diff = np.abs(model.embed(texts) - golden["embeddings"][::6]).max()
 assert diff <= 1e-5, diff
 print("JAX-OK", diff)
 """
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = warm_run("jax", ["-c", script], timeout=600)
     assert "JAX-OK" in result.stdout, result.stderr[-3000:]

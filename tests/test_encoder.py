@@ -20,6 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 from test_tokenization import EDGE_CASES  # noqa: E402
+from warm import warm_run  # noqa: E402
 
 TEXTS = ["재밌어요 정말 최고의 영화!!", "별로", "", "a [MASK] b", "ㅋㅋㅋ 10점 만점에 10점"]
 KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -355,18 +356,13 @@ def test_long_text_is_truncated_not_an_error(encoder):
 
 @pytest.mark.jax
 def test_tf_data_map_works_under_the_jax_backend():
-    import os
-    import subprocess
-
     code = (
         "import tensorflow as tf, bertcls\n"
         f"enc = bertcls.FeatureEncoder.from_preset({str(CASED)!r}, max_seq_len=8)\n"
         "ds = tf.data.Dataset.from_tensor_slices(['가나다 abc', 'x']).batch(2).map(enc)\n"
         "print(next(iter(ds))['input_ids'].numpy().tolist())\n"
         "print(enc(['가나다 abc', 'x'])['input_ids'].numpy().tolist())\n")
-    env = dict(os.environ, KERAS_BACKEND="jax")
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=pathlib.Path(__file__).parents[1], timeout=300)
+    run = warm_run("jax", ["-c", code], timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.strip().splitlines()
     expected = FeatureEncoder.from_preset(CASED, max_seq_len=8)(["가나다 abc", "x"])

@@ -8,12 +8,13 @@ import pytest
 from conftest import SHARED_DATA, run_example
 
 
-def test_klue_nli_quick_tiny_slice(tmp_path, minilm_path):
+def test_klue_nli_quick_tiny_slice(tmp_path, minilm_one_layer):
     if not (SHARED_DATA / "klue-nli" / "klue-nli-v1.1_dev.json").exists():
         pytest.skip("KLUE-NLI data not found")
     result = run_example("klue_nli.py", "--quick", "--data-dir", str(SHARED_DATA / "klue-nli"),
                          "--limit", "16", "--batch-size", "8",
-                         "--max-seq-len", "32", "--no-progress", tmp_path=tmp_path, timeout=600)
+                         "--max-seq-len", "32", "--no-progress", "--preset",
+                         str(minilm_one_layer), tmp_path=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "QUICK MODE" in out and "split 80/20" in out

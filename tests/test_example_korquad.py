@@ -11,14 +11,15 @@ KORQUAD_DEV = SHARED_DATA / "korquad" / "KorQuAD_v1.0_dev.json"
 
 
 @pytest.mark.skipif(not KORQUAD_DEV.exists(), reason=f"{KORQUAD_DEV} not found")
-def test_korquad_quick_tiny_slice(tmp_path, minilm_path):
+def test_korquad_quick_tiny_slice(tmp_path, minilm_one_layer):
     result = run_example("korquad_qa.py", "--quick", "--data-dir", str(KORQUAD_DEV.parent),
                          "--train-questions", "6", "--eval-questions", "3", "--steps", "2",
-                         "--save", str(tmp_path / "saved"), tmp_path=tmp_path, timeout=600)
+                         "--save", str(tmp_path / "saved"), "--preset", str(minilm_one_layer),
+                         tmp_path=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "split by article into train" in out
-    assert "all-MiniLM-L6-v2: an ENGLISH sentence-embedding MiniLM" in out
+    assert f"model: {minilm_one_layer}" in out
     assert "windows: max_seq_len 64, doc_stride 16" in out
     assert "trained: 2 steps of 8 windows" in out
     assert out.count("  Q: ") == 3 and out.count("gold: ") == 3

@@ -11,13 +11,15 @@ KORQUAD_DEV = SHARED_DATA / "korquad" / "KorQuAD_v1.0_dev.json"
 
 
 @pytest.mark.skipif(not KORQUAD_DEV.exists(), reason=f"{KORQUAD_DEV} not found")
-def test_korquad_open_quick_slice(tmp_path, minilm_path):
+def test_korquad_open_quick_slice(tmp_path, minilm_one_layer):
     args = ["--quick", "--data-dir", str(KORQUAD_DEV.parent), "--articles", "8", "--steps",
             "2", "--train-questions", "4", "--tune-questions", "2", "--test-questions", "2",
-            "--index", str(tmp_path / "corpus.npz")]
+            "--index", str(tmp_path / "corpus.npz"), "--embedder", str(minilm_one_layer),
+            "--reader", str(minilm_one_layer)]
     result = run_example("korquad_open.py", *args, tmp_path=tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
+    assert f"models: embedder {minilm_one_layer}, reader {minilm_one_layer}" in out
     assert "articles left out: their questions have no answer in it" in out
     assert "embedded and saved to" in out
     assert "reader: 2 steps of 8 windows" in out and "synthetic negatives" in out

@@ -7,7 +7,7 @@ import pytest
 from conftest import SHARED_DATA, run_example
 
 
-def test_quick_mode_on_a_slice(tmp_path, minilm_path):
+def test_quick_mode_on_a_slice(tmp_path, minilm_one_layer):
     source = SHARED_DATA / "korsts"
     if not (source / "sts-train.tsv").exists():
         pytest.skip(f"KorSTS not found at {source}")
@@ -17,7 +17,8 @@ def test_quick_mode_on_a_slice(tmp_path, minilm_path):
         lines = (source / name).read_text(encoding="utf-8").splitlines(keepends=True)
         (data / name).write_text("".join(lines[:rows + 1]), encoding="utf-8")
     done = run_example("korsts_similarity.py", "--quick", "--data-dir", str(data),
-                       "--max-seq-len", "32", tmp_path=tmp_path, timeout=1200)
+                       "--max-seq-len", "32", "--model", str(minilm_one_layer),
+                       tmp_path=tmp_path, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "KorSTS: 24 training pairs, 20 test pairs" in out  # --quick: every second test pair

@@ -42,8 +42,9 @@ def test_nsmc_quick_with_masked_lm_first_fixed_length_and_save(tmp_path):
 def test_nsmc_offline_default_fails_fast_with_hint(tmp_path):
     # No --data-dir, no --quick: the default mode downloads NSMC. This machine has no network
     # (and the cache is an empty temporary directory), so it must stop at once with a short
-    # message naming the three ways out, not a traceback.
-    result = run_example("nsmc_sentiment.py", tmp_path=tmp_path, timeout=60)
+    # message naming the three ways out, not a traceback. A process of its own: what a user
+    # sees from the first line of a start, not from the suite's warm worker.
+    result = run_example("nsmc_sentiment.py", tmp_path=tmp_path, timeout=60, fresh=True)
     if result.returncode == 0:
         pytest.skip("network available: the default mode downloaded NSMC")
     assert result.returncode == 2, result.stderr[-3000:]
@@ -63,14 +64,14 @@ def test_nsmc_missing_preset_fails_with_hint(tmp_path):
     assert "--preset" in result.stderr and "--quick" in result.stderr
 
 
-def test_nsmc_local_data_and_pretrained_preset(tmp_path, minilm_path):
+def test_nsmc_local_data_and_pretrained_preset(tmp_path, minilm_one_layer):
     # The non-quick path as a user without Hub access runs it: local NSMC files and a local
-    # Hugging Face checkpoint directory (the real MiniLM; any BERT directory works).
+    # Hugging Face checkpoint directory (MiniLM's first layer; any BERT directory works).
     result = run_example("nsmc_sentiment.py", "--data-dir", str(EXAMPLES / "data" / "nsmc_quick"),
-                         "--preset", str(minilm_path), "--limit", "128", "--epochs", "1",
+                         "--preset", str(minilm_one_layer), "--limit", "128", "--epochs", "1",
                          "--max-seq-len", "64", "--no-progress", tmp_path=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     assert "NOT pretrained" not in out
-    assert f"model:          {minilm_path}" in out
+    assert f"model:          {minilm_one_layer}" in out
     assert "test loss, test acc:" in out and out.count("확률로") == 4

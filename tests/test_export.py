@@ -1,20 +1,20 @@
 """String-in SavedModel export, loaded where bertcls cannot be imported."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from bertcls import (BertBackbone, BertClassifier, BertRegressor, BertTagger, FeatureEncoder,
                      export_text_model)
+from warm import warm_run
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "##s", "the"]
 TEXTS = ["good movies", "the bad movie", "", "unknown words here"]
 
-# Run with `python -I` (no PYTHONPATH, no script dir, no user site) from another directory,
-# and with bertcls blocked in sys.modules so that even an installed copy cannot load.
+# Run with `python -I` (no PYTHONPATH, no script dir, no user site; tests/warm.py's "bare"
+# worker) from another directory, and with bertcls blocked in sys.modules so that even an
+# installed copy cannot load.
 LOADER = """
 import json, sys
 sys.modules["bertcls"] = None
@@ -41,8 +41,7 @@ def tiny_backbone():
 
 
 def load_elsewhere(path, texts, cwd):
-    done = subprocess.run([sys.executable, "-I", "-c", LOADER, str(path), json.dumps(texts)],
-                          capture_output=True, text=True, cwd=cwd, timeout=180)
+    done = warm_run("bare", ["-c", LOADER, str(path), json.dumps(texts)], cwd=cwd, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     return {k: np.array(v) for k, v in out.items()}
@@ -113,9 +112,8 @@ def test_pair_export_of_a_named_classifier_serves_its_label_names(tmp_path):
                        for w in model.get_weights()])
     a, b = ["good movies", "the bad movie", "", "good"], ["bad", "good", "the movie", "the"]
     path = export_text_model(model, tmp_path / "served", pairs=True)
-    done = subprocess.run([sys.executable, "-I", "-c", NAMES_LOADER, str(path),
-                           json.dumps({"a": a, "b": b})],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=180)
+    done = warm_run("bare", ["-c", NAMES_LOADER, str(path), json.dumps({"a": a, "b": b})],
+                    cwd=tmp_path, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     served = json.loads(done.stdout.strip().splitlines()[-1])
     assert served["names"] == names

@@ -10,8 +10,6 @@ import inspect
 import json
 import logging
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -21,6 +19,7 @@ import bertcls
 from bertcls import (AlbertBackbone, BertBackbone, DistilBertBackbone, ElectraBackbone,
                      RobertaBackbone, XLMRobertaBackbone, backbone_from_preset)
 from bertcls.models.distilbert import sinusoidal_table
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES_DIR = os.path.join(REPO, "tests", "golden", "families")
@@ -119,9 +118,7 @@ print("RESULT" + json.dumps(result))
 
 @pytest.mark.jax
 def test_parity_on_jax_backend():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", JAX_PARITY, REPO],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = warm_run("jax", ["-c", JAX_PARITY, REPO], timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])

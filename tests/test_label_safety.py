@@ -2,8 +2,6 @@
 a bad batch anywhere stops `fit`/`evaluate` with the task's own `ValueError` and the batch."""
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from bertcls import BertBackbone, BertClassifier, BertTagger
+from warm import warm_run
 
 N, LENGTH, BATCH = 16, 6, 4
 
@@ -122,8 +121,6 @@ def test_every_batch_is_checked_on_jax():
         except ValueError as error:
             print("ERROR", t.steps(model), error)
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run([sys.executable, "-c", script, os.path.dirname(__file__)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = warm_run("jax", ["-c", script, os.path.dirname(__file__)], timeout=300)
     assert "ERROR 2 Labels of batch 2" in done.stdout, done.stdout + done.stderr[-3000:]
     assert "Binary labels must lie in [0, 1]" in done.stdout

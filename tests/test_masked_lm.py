@@ -10,8 +10,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -23,6 +21,7 @@ from bertcls import (AlbertBackbone, BertBackbone, BertMaskedLM, CheckpointError
 from bertcls.models.checkpoints import read_checkpoint
 from bertcls.tasks.mlm_head import read_mlm_head
 from conftest import requires_refvenv, run_reference
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MLM_DIR = os.path.join(REPO, "tests", "golden", "families_mlm")
@@ -83,9 +82,7 @@ print("RESULT" + json.dumps(result))
 
 @pytest.mark.jax
 def test_parity_on_jax_backend():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", JAX_PARITY, REPO],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = warm_run("jax", ["-c", JAX_PARITY, REPO], timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])

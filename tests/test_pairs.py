@@ -7,6 +7,7 @@ import pytest
 
 from bertcls import (BertBackbone, BertClassifier, BertTagger, FeatureEncoder, encode_texts,
                      make_dataset, validation_split)
+from warm import warm_run
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "very", "!"]
 WORDS = ["good", "bad", "movie", "very", "!"]
@@ -241,10 +242,6 @@ def pair_predictions(vocab, a, b):
 @pytest.mark.jax
 def test_pair_prediction_under_jax_equals_tensorflow():
     import json
-    import os
-    import pathlib
-    import subprocess
-    import sys
 
     a, b = pairs_of(9, seed=7)
     a[3] = words(40, 17)  # truncated longest-first
@@ -252,10 +249,7 @@ def test_pair_prediction_under_jax_equals_tensorflow():
         "import json, sys, keras\n"
         "assert keras.backend.backend() == 'jax'\n"
         "print('RESULT ' + json.dumps(pair_predictions(*json.loads(sys.argv[1]))))\n")
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", script, json.dumps([VOCAB, a, b])],
-                          cwd=pathlib.Path(__file__).resolve().parents[1], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = warm_run("jax", ["-c", script, json.dumps([VOCAB, a, b])], timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stderr[-3000:]
     jax_side = json.loads(lines[-1][len("RESULT "):])

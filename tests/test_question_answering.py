@@ -13,6 +13,7 @@ import pytest
 from bertcls import (BertBackbone, BertQuestionAnswerer, FeatureEncoder, korquad_scores,
                      SpanAccuracy, SpanLoss)
 from conftest import REPO
+from warm import warm_run
 
 FILLERS = ["가", "나", "다", "라", "마", "바", "사", "아"]
 NAMES = ["김", "이", "박", "최"]
@@ -178,10 +179,7 @@ def test_fit_and_predict_under_jax():
         assert len(model.predict_answers(questions, contexts)) == 8
         print("JAX_OK")
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-               PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = warm_run("jax", ["-c", script], timeout=240)
     assert "JAX_OK" in done.stdout, done.stderr[-3000:]
 
 

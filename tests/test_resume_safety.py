@@ -7,8 +7,6 @@ they run in this process; tests/test_distribute.py kills real processes."""
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -17,6 +15,7 @@ import pytest
 
 from bertcls.training import callbacks
 from bertcls.training.callbacks import BackupAndRestore, BackupError
+from warm import warm_run
 
 STEPS = 4  # batches an epoch
 EPOCHS = 3
@@ -229,9 +228,7 @@ def test_exact_resume_on_jax():
                   for a, b in zip(model.get_weights(), reference.get_weights()))
         print("RESULT", t.steps(model), t.steps(reference), gap)
     """)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run([sys.executable, "-c", script, os.path.dirname(__file__)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = warm_run("jax", ["-c", script, os.path.dirname(__file__)], timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, done.stdout + done.stderr[-3000:]
     got, want, gap = lines[-1].split()[1:]

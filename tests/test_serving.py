@@ -13,6 +13,7 @@ import pytest
 
 from bertcls import BertBackbone, BertClassifier, FeatureEncoder, export_text_model
 from test_extending import INTENTS, TAGS, VOCAB, build_joint_model
+from warm import warm_run
 
 TEXTS = ["good movie", "bad plot", "movie"]
 LOAD = textwrap.dedent("""
@@ -34,13 +35,17 @@ LOAD = textwrap.dedent("""
 """)
 
 
-def load_in_fresh_process(paths, texts, signatures=False):
-    """Load each SavedModel in `paths` in one fresh process, as the docs say, and serve
-    `texts`; one output per path (with `signatures=True`, also each `serving_default`
-    signature's input and output names)."""
-    result = subprocess.run([sys.executable, "-c", LOAD, json.dumps([str(p) for p in paths]),
-                             json.dumps(texts)],
-                            capture_output=True, text=True, timeout=300, cwd="/")
+def load_in_fresh_process(paths, texts, signatures=False, fresh=False):
+    """Load each SavedModel in `paths` in a process without bertcls, as the docs say, and
+    serve `texts`; one output per path (with `signatures=True`, also each `serving_default`
+    signature's input and output names). `fresh=True`: a process of its own, started for
+    this call; else tests/warm.py's "bare" worker."""
+    args = ["-c", LOAD, json.dumps([str(p) for p in paths]), json.dumps(texts)]
+    if fresh:
+        result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                                timeout=300, cwd="/")
+    else:
+        result = warm_run("bare", args, cwd="/", timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = dict(x.split("=", 1) for x in result.stdout.splitlines()
                  if x.startswith(("OUT=", "SIGNATURES=")))
@@ -68,7 +73,7 @@ def test_exports_load_as_the_docs_say_with_predict_texts_names_and_shapes(tmp_pa
              export_text_model(tagger, tmp_path / "tagger"),
              export_text_model(embedder, tmp_path / "embedder"),
              export_text_model(binary, tmp_path / "raw", named_outputs=False)]
-    outs, signatures = load_in_fresh_process(paths, TEXTS, signatures=True)
+    outs, signatures = load_in_fresh_process(paths, TEXTS, signatures=True, fresh=True)
     served, served3, values, tagged, embedded, raw = outs
     # TensorFlow Serving's default signature: input `texts`, the same output names.
     assert signatures[0] == [["texts"], ["label_ids", "probabilities"]]

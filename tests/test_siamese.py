@@ -14,6 +14,7 @@ import pytest
 
 from bertcls import (BertBackbone, FeatureEncoder, MultipleNegativesRankingLoss,
                      SentenceEmbedder, SiameseModel, make_siamese_dataset)
+from warm import warm_run
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "movie", "the", "very",
@@ -226,7 +227,7 @@ def test_pipeline_errors(texts, kwargs, message):
 @pytest.mark.slow  # about a minute on an idle 2-core machine: three traced fits
 def test_mirrored_strategy_trains_like_one_device():
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS_DISTRIBUTION")}
-    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     done = subprocess.run(
         [sys.executable, str(REPO / "tests" / "distribute_scripts" / "siamese_mirrored.py")],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -261,7 +262,5 @@ for objective, labels in (("ranking", None),):
     assert model.embedder.embed(["good movie"]).shape == (1, 8)
 print("JAX-OK")
 """
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu")
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = warm_run("jax", ["-c", script], timeout=600)
     assert "JAX-OK" in result.stdout, result.stderr[-3000:]

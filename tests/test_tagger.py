@@ -136,7 +136,7 @@ def test_mirrored_strategy_step_equals_one_device():
     # Two logical CPUs under MirroredStrategy: same loss and same weights after one SGD step
     # as one device (before the fix both came out twice as large).
     env = {k: v for k, v in os.environ.items() if not k.startswith("KERAS_DISTRIBUTION")}
-    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(REPO))
     done = subprocess.run(
         [sys.executable, str(REPO / "tests" / "distribute_scripts" / "tagger_mirrored.py")],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600)

@@ -8,8 +8,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,6 +15,7 @@ import pytest
 
 from bertcls import (BertClassifier, BertQuestionAnswerer, BertRegressor, BertTagger,
                      CheckpointError, backbone_from_preset)
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(REPO, "tests", "golden", "families_tasks")
@@ -241,9 +240,7 @@ print("RESULT" + json.dumps(result))
 
 @pytest.mark.jax
 def test_task_checkpoints_on_jax_backend(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-c", JAX_TASK_PARITY, REPO, str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = warm_run("jax", ["-c", JAX_TASK_PARITY, REPO, str(tmp_path)], timeout=600)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert lines, proc.stderr[-3000:]
     results = json.loads(lines[0][len("RESULT"):])
