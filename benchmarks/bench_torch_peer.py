@@ -9,6 +9,11 @@ checkpoint and the same NSMC rows, each arm in its own process:
   `tokenizer(text, return_tensors="pt")` + `model(**inputs)` under `torch.inference_mode()`;
   batch inference in the texts' order with dynamic padding (`unsorted`, what `Trainer.predict`
   does) and length-sorted (`sorted`).
+- `torch_loop`: the same peer at its leanest, no Trainer: `torch.set_num_threads(2)`, the
+  training rows sorted by token length and cut into batches of 64 whose order is shuffled
+  (seed 42), each padded to its longest row; `torch.optim.AdamW` (no weight decay),
+  `model(**batch, labels=...)`, backward, step, zero_grad. One sentence as `torch`; batch
+  inference length-sorted only. Same reference environment.
 - `tutorial`: the tutorial's stack in `.tutvenv` or `$BERTCLS_TUTVENV` (transformers 4.57
   `TFBertModel` inside
   its `tf.keras.Model`, tf-keras, `TF_USE_LEGACY_KERAS=1`): `sentiment_predict` (slow
@@ -24,18 +29,25 @@ Every arm: model load, then one-sentence latency (10 warm-up calls, then each of
 sentences once: p50 / p99 / mean), then training (one pass over the training rows, batch 64;
 per-step wall times between consecutive step ends; `steady` leaves out the first step of each
 distinct batch shape, which for bertcls is the trace; `total` includes it), then batch
-inference over the test rows (one warm-up call on 64 texts first) with test accuracy. Peak
-resident set (`ru_maxrss`, which only grows) and process CPU time are recorded after each
-phase. With `--rounds 2` the arms run A B C A B C, so the machine's load falls on all; the
-medians across rounds are reported.
+inference over the test rows (one warm-up call on 64 texts first) with test accuracy, then
+(not `tutorial`; `--no-quantized` skips it) the trained model against its int8 version,
+measured back to back: `fp32_trained`, then `quantized` (`torch.ao.quantization.
+quantize_dynamic` on every `nn.Linear`; bertcls: `Task.quantize("int8")`), each with
+one-sentence p50 / p99, length-sorted batch examples/s, test accuracy and size on disk
+(torch: the `state_dict` saved by `torch.save`; bertcls: the `.keras` file of `model.save`,
+compiled afresh first so it holds no optimizer state), and for int8 the largest absolute
+change of a test probability. Peak resident set (`ru_maxrss`, which only grows) and process
+CPU time are recorded after each phase. With `--rounds 2` the arms run A B C D A B C D, so the
+machine's load falls on all; the medians across rounds are reported.
 
 The driver reads the rows (common.nsmc_slice: tutorial-cleaned, seeded samples) and hands
 them to each arm in a JSON file; no arm imports another's framework (torch and TensorFlow
 never share a process).
 
-    python benchmarks/bench_torch_peer.py [--arms torch,bertcls,tutorial] [--rounds 1]
-        [--train-examples 1280] [--test-examples 2000] [--sentences 200] [--batch-size 64]
-        [--learning-rate 2e-4] [--profile] [--out benchmarks/results/torch_peer.json]
+    python benchmarks/bench_torch_peer.py [--arms torch,torch_loop,bertcls,tutorial]
+        [--rounds 1] [--train-examples 1280] [--test-examples 2000] [--sentences 200]
+        [--batch-size 64] [--learning-rate 2e-4] [--profile] [--no-quantized]
+        [--out benchmarks/results/torch_peer.json]
 """
 
 import argparse
@@ -54,10 +66,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import common  # noqa: E402  (numpy only: importable in every venv)
+import numpy as np  # noqa: E402
 
 BATCH_SIZE = 64
 WARMUP_CALLS = 10
-ARMS = ("torch", "bertcls", "tutorial")
+ARMS = ("torch", "torch_loop", "bertcls", "tutorial")
 
 
 # === Shared by the arms =====================================================================
@@ -117,36 +130,164 @@ def step_summary(step_seconds, shapes):
     }
 
 
-# === torch arm (refvenv) ====================================================================
+def accuracy(probabilities, labels):
+    """Share of `probabilities` (positive class) on the right side of 0.5."""
+    return round(float(((np.asarray(probabilities) > 0.5) == np.asarray(labels)).mean()), 4)
 
-def torch_arm(rows, args):
-    phases = Phases()
-    import numpy as np
+
+def precision_figures(predict_one, predict_all, texts, labels, sentences):
+    """One-sentence latency (`timed_calls` on `sentences`), batch throughput of
+    `predict_all(texts)` after one warm-up call on 64 texts, and test accuracy, of the model
+    the two functions run now. Returns `(figures, probabilities)`."""
+    seconds, _ = timed_calls(predict_one, sentences)
+    predict_all(texts[:64])
+    start = time.perf_counter()
+    probabilities = np.asarray(predict_all(texts), np.float64)
+    batch_seconds = time.perf_counter() - start
+    return {**latency_summary(seconds), "batch_seconds": round(batch_seconds, 2),
+            "batch_examples_per_s": round(len(texts) / batch_seconds, 1),
+            "test_accuracy": accuracy(probabilities, labels)}, probabilities
+
+
+def precision_phases(phases, rows, texts, labels, predictors, size_mb, quantize):
+    """Phases `fp32_trained` and `quantized`: `precision_figures` and the size on disk of
+    the trained model, then of its int8 version, and the largest absolute change of a test
+    probability between the two.
+
+    `predictors()` returns `(predict_one, predict_all)` for the model as it is now,
+    `size_mb()` its size on disk, `quantize()` turns it into its int8 version.
+    """
+    sentences = rows["sentences"]
+    fp32, before = precision_figures(*predictors(), texts, labels, sentences)
+    phases.end("fp32_trained", size_mb=size_mb(), **fp32)
+    start = time.perf_counter()
+    quantize()
+    quantize_seconds = round(time.perf_counter() - start, 2)
+    int8, after = precision_figures(*predictors(), texts, labels, sentences)
+    phases.end("quantized", quantize_seconds=quantize_seconds, size_mb=size_mb(), **int8,
+               max_probability_change=round(float(np.abs(after - before).max()), 5))
+
+
+def file_mb(path):
+    return round(pathlib.Path(path).stat().st_size / 2 ** 20, 2)
+
+
+# === torch arms (refvenv) ===================================================================
+
+def torch_load(rows, phases, num_threads=None):
+    """Import transformers + torch (seeded), then the tokenizer and a 2-label
+    `AutoModelForSequenceClassification` in eval mode; phases `import` and `model`."""
     import torch
     import transformers
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              DataCollatorWithPadding, Trainer, TrainerCallback,
-                              TrainingArguments)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    if num_threads:
+        torch.set_num_threads(num_threads)
     transformers.set_seed(common.SEED)
     transformers.logging.set_verbosity_error()
     phases.end("import", torch=torch.__version__, transformers=transformers.__version__,
                torch_threads=torch.get_num_threads())
-    directory = rows["model_dir"]
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    model = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(rows["model_dir"])
+    model = AutoModelForSequenceClassification.from_pretrained(rows["model_dir"], num_labels=2)
     model.eval()
     phases.end("model")
+    return tokenizer, model
 
-    def predict_one(text):
-        with torch.inference_mode():
-            inputs = tokenizer(text, truncation=True, max_length=common.MAX_SEQ_LEN,
-                               return_tensors="pt")
-            return float(torch.softmax(model(**inputs).logits, -1)[0, 1])
 
-    seconds, _ = timed_calls(predict_one, rows["sentences"])
+def torch_predict_one(tokenizer, model, text):
+    """Positive-class probability of one sentence: `tokenizer(text)` + `model(**inputs)`."""
+    import torch
+
+    with torch.inference_mode():
+        inputs = tokenizer(text, truncation=True, max_length=common.MAX_SEQ_LEN,
+                           return_tensors="pt")
+        return float(torch.softmax(model(**inputs).logits, -1)[0, 1])
+
+
+def torch_predict(tokenizer, model, texts, batch_size, order=None):
+    """Positive-class probabilities of `texts` (in their order), run in batches of
+    consecutive indices of `order` (default: the texts' order), each padded to its
+    longest text."""
+    import torch
+
+    order = list(range(len(texts))) if order is None else order
+    probabilities = np.zeros(len(texts))
+    with torch.inference_mode():
+        for begin in range(0, len(order), batch_size):
+            index = order[begin:begin + batch_size]
+            inputs = tokenizer([texts[i] for i in index], truncation=True, padding=True,
+                               max_length=common.MAX_SEQ_LEN, return_tensors="pt")
+            probabilities[index] = torch.softmax(model(**inputs).logits, -1)[:, 1].numpy()
+    return probabilities
+
+
+def torch_sorted_order(tokenizer, texts):
+    """Indices of `texts` by token length (truncated to MAX_SEQ_LEN), shortest first."""
+    lengths = [len(i) for i in tokenizer(texts, truncation=True,
+                                         max_length=common.MAX_SEQ_LEN)["input_ids"]]
+    return sorted(range(len(texts)), key=lambda i: lengths[i])
+
+
+def torch_batch_inference(tokenizer, model, rows, args, phases, names=("sorted",)):
+    """Phase `batch_inference`: the test rows in batches, in the texts' order (`unsorted`)
+    and/or length-sorted (`sorted`), after one warm-up call on 64 texts."""
+    texts = rows["test_texts"]
+    torch_predict(tokenizer, model, texts[:64], args.batch_size)
+    orders = {"unsorted": list(range(len(texts))), "sorted": torch_sorted_order(tokenizer, texts)}
+    result = {}
+    for name in names:
+        start = time.perf_counter()
+        probabilities = torch_predict(tokenizer, model, texts, args.batch_size, orders[name])
+        seconds = time.perf_counter() - start
+        result[name] = {"seconds": round(seconds, 2),
+                        "examples_per_s": round(len(texts) / seconds, 1),
+                        "test_accuracy": accuracy(probabilities, rows["test_labels"])}
+    phases.end("batch_inference", texts=len(texts), batch_size=args.batch_size, **result)
+
+
+def torch_precisions(tokenizer, model, rows, args, phases):
+    """`precision_phases` for a trained torch model: int8 is
+    `torch.ao.quantization.quantize_dynamic` on every `nn.Linear` (weights int8, activations
+    quantized per batch at run time; embeddings and LayerNorm stay float32); the size is
+    the `state_dict` written by `torch.save`. Batches are length-sorted."""
+    import warnings
+
+    import torch
+
+    order = torch_sorted_order(tokenizer, rows["test_texts"])
+    texts = [rows["test_texts"][i] for i in order]
+    labels = [rows["test_labels"][i] for i in order]
+    current = {"model": model}
+
+    def predictors():
+        m = current["model"]
+        return (lambda s: torch_predict_one(tokenizer, m, s),
+                lambda t: torch_predict(tokenizer, m, t, args.batch_size))
+
+    def size_mb():
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save(current["model"].state_dict(), f"{tmp}/model.pt")
+            return file_mb(f"{tmp}/model.pt")
+
+    def quantize():
+        with warnings.catch_warnings():  # torch.ao.quantization is deprecated (torchao)
+            warnings.simplefilter("ignore")
+            current["model"] = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8)
+
+    precision_phases(phases, rows, texts, labels, predictors, size_mb, quantize)
+
+
+def torch_arm(rows, args):
+    phases = Phases()
+    from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+
+    tokenizer, model = torch_load(rows, phases)
+    seconds, _ = timed_calls(lambda s: torch_predict_one(tokenizer, model, s), rows["sentences"])
     phases.end("latency", **latency_summary(seconds))
     if args.profile:
+        import torch
+
         phases.end("latency_profile", **torch_latency_profile(tokenizer, model, rows, torch))
 
     start = time.perf_counter()
@@ -188,32 +329,61 @@ def torch_arm(rows, args):
     phases.end("training", tokenize_seconds=round(tokenize_seconds, 2),
                **step_summary(steps, shapes))
 
-    texts = rows["test_texts"]
+    torch_batch_inference(tokenizer, model, rows, args, phases, ("unsorted", "sorted"))
+    if args.quantized:
+        torch_precisions(tokenizer, model, rows, args, phases)
+    return phases.rows
 
-    def predict_batches(order):
-        probabilities = np.zeros(len(texts))
-        with torch.inference_mode():
-            for begin in range(0, len(order), args.batch_size):
-                index = order[begin:begin + args.batch_size]
-                inputs = tokenizer([texts[i] for i in index], truncation=True, padding=True,
-                                   max_length=common.MAX_SEQ_LEN, return_tensors="pt")
-                probabilities[index] = torch.softmax(model(**inputs).logits, -1)[:, 1].numpy()
-        return probabilities
 
-    predict_batches(list(range(64)))
-    result = {}
-    lengths = [len(i) for i in tokenizer(texts, truncation=True,
-                                         max_length=common.MAX_SEQ_LEN)["input_ids"]]
-    for name, order in (("unsorted", list(range(len(texts)))),
-                        ("sorted", sorted(range(len(texts)), key=lambda i: lengths[i]))):
-        start = time.perf_counter()
-        probabilities = predict_batches(order)
-        seconds = time.perf_counter() - start
-        result[name] = {"seconds": round(seconds, 2),
-                        "examples_per_s": round(len(texts) / seconds, 1),
-                        "test_accuracy": round(float(
-                            ((probabilities > 0.5) == np.asarray(rows["test_labels"])).mean()), 4)}
-    phases.end("batch_inference", texts=len(texts), batch_size=args.batch_size, **result)
+def torch_loop_arm(rows, args):
+    """The peer at its leanest: a plain PyTorch loop, no Trainer."""
+    phases = Phases()
+    import torch
+
+    tokenizer, model = torch_load(rows, phases, num_threads=2)
+    seconds, _ = timed_calls(lambda s: torch_predict_one(tokenizer, model, s), rows["sentences"])
+    phases.end("latency", **latency_summary(seconds))
+
+    # Length-sorted batches in a seeded random order; each padded to its longest row.
+    start = time.perf_counter()
+    encoded = tokenizer(rows["train_texts"], truncation=True, max_length=common.MAX_SEQ_LEN)
+    tokenize_seconds = time.perf_counter() - start
+    ids, types = encoded["input_ids"], encoded["token_type_ids"]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    batches = [order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size)]
+    batches = [batches[i] for i in np.random.default_rng(common.SEED).permutation(len(batches))]
+    labels = torch.tensor(rows["train_labels"])
+
+    def pad(index):
+        width = max(len(ids[i]) for i in index)
+        batch = {"input_ids": torch.full((len(index), width), tokenizer.pad_token_id),
+                 "attention_mask": torch.zeros((len(index), width), dtype=torch.long),
+                 "token_type_ids": torch.zeros((len(index), width), dtype=torch.long)}
+        for row, i in enumerate(index):
+            batch["input_ids"][row, :len(ids[i])] = torch.tensor(ids[i])
+            batch["attention_mask"][row, :len(ids[i])] = 1
+            batch["token_type_ids"][row, :len(ids[i])] = torch.tensor(types[i])
+        return batch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=0.0)
+    model.train()
+    ends, shapes = [time.perf_counter()], []
+    for index in batches:
+        batch = pad(index)
+        shapes.append((len(index), int(batch["input_ids"].shape[1]),
+                       int(batch["attention_mask"].sum())))
+        model(**batch, labels=labels[index]).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        ends.append(time.perf_counter())
+    model.eval()
+    steps = [b - a for a, b in zip(ends, ends[1:])]
+    phases.end("training", tokenize_seconds=round(tokenize_seconds, 2),
+               **step_summary(steps, shapes))
+
+    torch_batch_inference(tokenizer, model, rows, args, phases)
+    if args.quantized:
+        torch_precisions(tokenizer, model, rows, args, phases)
     return phases.rows
 
 
@@ -288,7 +458,6 @@ def bertcls_latency_profile(model, rows):
 def bertcls_arm(rows, args):
     phases = Phases()
     import keras
-    import numpy as np
 
     import bertcls
     phases.end("import", versions=common.versions())
@@ -329,19 +498,44 @@ def bertcls_arm(rows, args):
     start = time.perf_counter()
     result = model.predict_texts(test, batch_size=args.batch_size)
     seconds = time.perf_counter() - start
-    accuracy = float((result["labels"] == np.asarray(rows["test_labels"])).mean())
     phases.end("batch_inference", texts=len(test), batch_size=args.batch_size,
                sorted={"seconds": round(seconds, 2),
                        "examples_per_s": round(len(test) / seconds, 1),
-                       "test_accuracy": round(accuracy, 4)})
+                       "test_accuracy": accuracy(result["probabilities"],
+                                                 rows["test_labels"])})
+    if args.quantized:
+        bertcls_precisions(model, rows, args, phases)
     return phases.rows
+
+
+def bertcls_precisions(model, rows, args, phases):
+    """`precision_phases` for the trained classifier: int8 is `model.quantize("int8")`
+    (Keras' int8 mode on the dense, attention and embedding layers: int8 weights, inputs
+    quantized per call; bertcls drops its traced predict functions, so `predict_text` and
+    `predict_texts` run the int8 layers); the size is the `.keras` file of `model.save`.
+    The model is compiled afresh first, so the file holds no Adam state (`.keras` files
+    always include the optimizer's variables; torch's `state_dict` has none either)."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+
+    def predictors():
+        return (lambda s: model.predict_text(s)[1],
+                lambda t: model.predict_texts(t, batch_size=args.batch_size)["probabilities"])
+
+    def size_mb():
+        with tempfile.TemporaryDirectory() as tmp:
+            model.save(f"{tmp}/model.keras")
+            return file_mb(f"{tmp}/model.keras")
+
+    precision_phases(phases, rows, rows["test_texts"], rows["test_labels"], predictors,
+                     size_mb, lambda: model.quantize("int8"))
 
 
 # === tutorial arm (tutvenv, TF_USE_LEGACY_KERAS=1) ===========================================
 
 def tutorial_arm(rows, args):
     phases = Phases()
-    import numpy as np
     import tensorflow as tf
     import transformers
     from transformers import BertTokenizer, TFBertModel
@@ -376,11 +570,10 @@ def tutorial_arm(rows, args):
     encode_seconds = time.perf_counter() - start
     scores = predict(features, args.batch_size)[:, 0]
     seconds = time.perf_counter() - start
-    accuracy = float(((scores > 0.5) == np.asarray(rows["test_labels"])).mean())
     phases.end("batch_inference", texts=len(texts), batch_size=args.batch_size,
                fixed_128={"seconds": round(seconds, 2), "encode_seconds": round(encode_seconds, 2),
                           "examples_per_s": round(len(texts) / seconds, 1),
-                          "test_accuracy": round(accuracy, 4)})
+                          "test_accuracy": accuracy(scores, rows["test_labels"])})
     return phases.rows
 
 
@@ -392,7 +585,7 @@ def run_arm(arm, rows_file, args):
         python = sys.executable
         environment["KERAS_BACKEND"] = "tensorflow"
     else:
-        python = args.torch_python if arm == "torch" else args.tutorial_python
+        python = args.tutorial_python if arm == "tutorial" else args.torch_python
         environment.pop("PYTHONPATH", None)  # nothing of bertcls in that process
         if arm == "tutorial":
             environment["TF_USE_LEGACY_KERAS"] = "1"
@@ -403,6 +596,8 @@ def run_arm(arm, rows_file, args):
                    "--learning-rate", str(args.learning_rate)]
         if args.profile:
             command.append("--profile")
+        if not args.quantized:
+            command.append("--no-quantized")
         load = os.getloadavg()
         start = time.perf_counter()
         completed = subprocess.run(command, env=environment, stdout=subprocess.PIPE,
@@ -454,14 +649,32 @@ def summarize(results):
             "peak_rss_mb": max((max(p["peak_rss_mb_so_far"] for p in run["phases"].values())
                                 for run in results[arm] if "phases" in run), default=None),
         }
+        # The trained model before and after int8 quantization, measured back to back.
+        for phase, row in (("fp32_trained", f"{arm}_fp32"), ("quantized", f"{arm}_int8")):
+            if median(arm, phase, "p50_ms") is None:
+                continue
+            table[row] = {key: median(arm, phase, name) for key, name in (
+                ("latency_p50_ms", "p50_ms"), ("latency_p99_ms", "p99_ms"),
+                ("batch_examples_per_s", "batch_examples_per_s"),
+                ("test_accuracy", "test_accuracy"), ("size_mb", "size_mb"),
+                ("max_probability_change", "max_probability_change"))
+                if median(arm, phase, name) is not None}
+
+    def ratio(ours, theirs, keys=None):
+        return {key: round(table[ours][key] / table[theirs][key], 3)
+                for key in (keys or table[theirs])
+                if table[ours].get(key) and table[theirs].get(key)}
+
+    speed = ("latency_p50_ms", "latency_p99_ms", "batch_examples_per_s", "size_mb")
     ratios = {}
-    ours = table.get("bertcls", {})
-    for peer in ("torch", "tutorial"):
-        if peer not in table:
-            continue
-        ratios[f"bertcls_vs_{peer}"] = {
-            key: round(ours[key] / table[peer][key], 3)
-            for key in table[peer] if ours.get(key) and table[peer][key]}
+    for peer in ("torch", "torch_loop", "tutorial"):
+        if "bertcls" in table and peer in table:
+            ratios[f"bertcls_vs_{peer}"] = ratio("bertcls", peer)
+        if "bertcls_int8" in table and f"{peer}_int8" in table:
+            ratios[f"bertcls_int8_vs_{peer}_int8"] = ratio("bertcls_int8", f"{peer}_int8", speed)
+    for arm in results:
+        if f"{arm}_int8" in table and f"{arm}_fp32" in table:
+            ratios[f"{arm}_int8_vs_fp32"] = ratio(f"{arm}_int8", f"{arm}_fp32", speed)
     return table, ratios
 
 
@@ -479,6 +692,9 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="also split one-sentence latency into its parts (torch: top "
                              "operators of torch.profiler; bertcls: encoder, forward, rest)")
+    parser.add_argument("--no-quantized", dest="quantized", action="store_false",
+                        help="skip the fp32_trained and quantized phases (int8 after "
+                             "training; not in the tutorial arm)")
     parser.add_argument("--torch-python", default=common.REFERENCE_PYTHON)
     parser.add_argument("--tutorial-python", default=common.TUTORIAL_PYTHON)
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
@@ -494,7 +710,8 @@ def main():
         return
     if args.worker:
         rows = json.loads(pathlib.Path(args.rows).read_text())
-        arm = {"torch": torch_arm, "bertcls": bertcls_arm, "tutorial": tutorial_arm}
+        arm = {"torch": torch_arm, "torch_loop": torch_loop_arm, "bertcls": bertcls_arm,
+               "tutorial": tutorial_arm}
         phases = arm[args.worker](rows, args)
         pathlib.Path(args.worker_out).write_text(json.dumps(phases))
         return
