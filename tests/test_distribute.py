@@ -23,6 +23,7 @@ from bertcls.training import callbacks, distribute
 from bertcls.training.callbacks import BackupAndRestore
 from bertcls.training.distribute import (DeviceNotFoundError, Runtime, get_strategy, process_shard,
                                          set_mixed_precision)
+from warm import warm_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "tests", "distribute_scripts")
@@ -106,7 +107,8 @@ def test_two_jax_processes_end_identical_and_match_one_process(tmp_path):
     port = free_port()
     script = os.path.join(SCRIPTS, "jax_train.py")
     jax_env = dict(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu",
-                   JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo")
+                   JAX_CPU_COLLECTIVES_IMPLEMENTATION="gloo",
+                   XLA_FLAGS="--xla_backend_optimization_level=0")  # as tests/warm.py
     commands = [([sys.executable, script, str(tmp_path / "single")], clean_env(**jax_env))]
     for index in range(2):
         commands.append(([sys.executable, script, str(tmp_path / f"process{index}")], clean_env(
@@ -190,8 +192,12 @@ def test_backup_and_restore_resumes_after_repeated_kills(tmp_path):
         killed = subprocess.run(argv + ["1", "2"], env=env, cwd=REPO, capture_output=True,
                                 text=True, timeout=TIMEOUT)
         assert killed.returncode == 17, killed.stderr[-4000:]
+    run_together([(argv, env)])  # resumed in a new process, as after a kill
+    # The reference run, never killed, in the suite's warm TensorFlow worker (tests/warm.py).
     uninterrupted = tmp_path / "uninterrupted.jsonl"
-    run_together([(argv, env), (argv[:2] + [str(tmp_path / "other"), str(uninterrupted)], env)])
+    reference_run = warm_run("tensorflow", argv[1:2] + [tmp_path / "other", uninterrupted],
+                             timeout=TIMEOUT)
+    assert reference_run.returncode == 0, reference_run.stderr[-4000:]
     events = [json.loads(line) for line in log.read_text().splitlines()]
     begins = [i for i, e in enumerate(events) if e["event"] == "train_begin"]
     last_run = events[begins[-1]:]
