@@ -1,7 +1,9 @@
 """What each precision costs in TensorFlow's CPU kernels, for the matrix products that make up
 nearly all of a BERT forward pass: float32, bfloat16 and int8 (int32 accumulation, the
 product Keras' `int8` quantization runs), and Keras' `Dense` before and after
-`quantize("int8")`.
+`quantize("int8")`; then, with `--texts N` (default 1000), what the same choice gives a whole
+model: `BertClassifier.from_preset(MiniLM).predict_texts` over N NSMC test reviews in float32
+and in bfloat16 (Keras' global dtype policy set before the model is built; one process each).
 
 The shapes are one MiniLM feed-forward product of a length-sorted inference batch (64
 sentences of 48 tokens: 3,072 rows; hidden 384 -> intermediate 1,536). Each case runs as a
@@ -9,10 +11,11 @@ traced function, first call dropped, repeated for `--seconds`; the mean is repor
 `benchmarks/results/matmul_precision.json`.
 
     python benchmarks/bench_matmul_precision.py [--rows 3072] [--inner 384] [--outer 1536]
-        [--seconds 3] [--rounds 2]
+        [--seconds 3] [--rounds 2] [--texts 1000]
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -33,6 +36,52 @@ def mean_ms(fn, args, seconds):
     return round((time.perf_counter() - start) / calls * 1000, 3)
 
 
+def model_arm(policy, texts):
+    """(own process) docs/s of `predict_texts` on `texts` NSMC test reviews, MiniLM classifier
+    built under the global dtype `policy`; prints one JSON line."""
+    import keras
+    import numpy as np
+
+    keras.config.set_dtype_policy(policy)
+    import bertcls
+
+    model = bertcls.BertClassifier.from_preset(common.minilm_dir(), num_classes=2,
+                                               max_seq_len=common.MAX_SEQ_LEN)
+    reviews, _ = common.nsmc_slice("test", texts)
+    model.predict_texts(reviews[:64])
+    start = time.perf_counter()
+    probabilities = model.predict_texts(reviews, batch_size=64)["probabilities"]
+    seconds = time.perf_counter() - start
+    np.save(os.environ["PROBABILITIES_OUT"], np.asarray(probabilities, np.float32))
+    print("RESULT " + json.dumps({"policy": policy, "seconds": round(seconds, 2),
+                                  "docs_per_s": round(len(reviews) / seconds, 1),
+                                  "weights": sorted({v.dtype for v in model.weights})}))
+
+
+def model_rows(texts):
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    rows, outputs = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for policy in ("float32", "bfloat16"):
+            out = os.path.join(tmp, f"{policy}.npy")
+            done = subprocess.run([sys.executable, __file__, "--model-arm", policy, "--texts",
+                                   str(texts)], capture_output=True, text=True,
+                                  env=dict(os.environ, PROBABILITIES_OUT=out))
+            line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+            assert line, done.stderr[-3000:]
+            rows[policy] = json.loads(line[0][len("RESULT "):])
+            outputs[policy] = np.load(out)
+    rows["bfloat16"]["max_probability_change"] = round(
+        float(np.abs(outputs["bfloat16"] - outputs["float32"]).max()), 4)
+    rows["bfloat16_vs_float32_docs_per_s"] = round(
+        rows["bfloat16"]["docs_per_s"] / rows["float32"]["docs_per_s"], 3)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3072)
@@ -40,9 +89,14 @@ def main():
     parser.add_argument("--outer", type=int, default=1536)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--texts", type=int, default=1000,
+                        help="reviews for the whole-model rows (0: skip them)")
+    parser.add_argument("--model-arm", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=str(common.REPO / "benchmarks" / "results"
                                              / "matmul_precision.json"))
     args = parser.parse_args()
+    if args.model_arm:
+        return model_arm(args.model_arm, args.texts)
     started = time.perf_counter()
     report = common.report_header()
 
@@ -81,6 +135,9 @@ def main():
     report.update(rounds=rounds, best_ms=best,
                   relative_to_float32={k: round(v / reference, 3) for k, v in best.items()},
                   shape={"rows": args.rows, "inner": args.inner, "outer": args.outer})
+    if args.texts:
+        report["model"] = model_rows(args.texts)
+        print(json.dumps(report["model"], indent=1))
     common.finish_report(report, time.perf_counter() - started, args.out)
 
 

@@ -27,8 +27,9 @@ checkpoint and the same NSMC rows, each arm in its own process:
 
 Every arm: model load, then one-sentence latency (10 warm-up calls, then each of the
 sentences once: p50 / p99 / mean), then training (one pass over the training rows, batch 64;
-per-step wall times between consecutive step ends; `steady` leaves out the first step of each
-distinct batch shape, which for bertcls is the trace; `total` includes it), then batch
+per-step wall times between consecutive step ends; `steady` leaves out, for bertcls, the first
+step of each distinct batch shape (the trace) and, for the torch arms, the first two steps;
+`total` includes them), then batch
 inference over the test rows (one warm-up call on 64 texts first) with test accuracy, then
 (not `tutorial`; `--no-quantized` skips it) the trained model against its int8 version,
 measured back to back: `fp32_trained`, then `quantized` (`torch.ao.quantization.
@@ -69,6 +70,7 @@ import common  # noqa: E402  (numpy only: importable in every venv)
 import numpy as np  # noqa: E402
 
 BATCH_SIZE = 64
+TORCH_WARMUP_STEPS = 2  # torch arms: steps left out of `steady` (allocator warm-up)
 WARMUP_CALLS = 10
 ARMS = ("torch", "torch_loop", "bertcls", "tutorial")
 
@@ -109,14 +111,18 @@ def timed_calls(fn, sentences):
     return seconds, scores
 
 
-def step_summary(step_seconds, shapes):
-    """`shapes`: (batch, length, real tokens) of each step, in order."""
+def step_summary(step_seconds, shapes, warmup_steps=None):
+    """`shapes`: (batch, length, real tokens) of each step, in order. `steady` leaves out the
+    first step of each distinct batch shape (bertcls: the trace), or with `warmup_steps` the
+    first that many steps (torch: nothing is traced per shape, and with dynamic padding
+    nearly every batch has a shape of its own)."""
     seen, first, steady_n, steady_s = set(), 0.0, 0, 0.0
-    for (batch, length, _), s in zip(shapes, step_seconds):
-        if (batch, length) in seen:
+    for step, ((batch, length, _), s) in enumerate(zip(shapes, step_seconds)):
+        repeated = (batch, length) in seen
+        seen.add((batch, length))
+        if step >= warmup_steps if warmup_steps is not None else repeated:
             steady_n, steady_s = steady_n + batch, steady_s + s
         else:
-            seen.add((batch, length))
             first += s
     n = sum(s[0] for s in shapes)
     return {
@@ -327,7 +333,7 @@ def torch_arm(rows, args):
     model.eval()
     steps = [b - a for a, b in zip(ends, ends[1:])]
     phases.end("training", tokenize_seconds=round(tokenize_seconds, 2),
-               **step_summary(steps, shapes))
+               **step_summary(steps, shapes, warmup_steps=TORCH_WARMUP_STEPS))
 
     torch_batch_inference(tokenizer, model, rows, args, phases, ("unsorted", "sorted"))
     if args.quantized:
@@ -379,7 +385,7 @@ def torch_loop_arm(rows, args):
     model.eval()
     steps = [b - a for a, b in zip(ends, ends[1:])]
     phases.end("training", tokenize_seconds=round(tokenize_seconds, 2),
-               **step_summary(steps, shapes))
+               **step_summary(steps, shapes, warmup_steps=TORCH_WARMUP_STEPS))
 
     torch_batch_inference(tokenizer, model, rows, args, phases)
     if args.quantized:
