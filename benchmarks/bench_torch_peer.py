@@ -141,18 +141,26 @@ def accuracy(probabilities, labels):
     return round(float(((np.asarray(probabilities) > 0.5) == np.asarray(labels)).mean()), 4)
 
 
-def precision_figures(predict_one, predict_all, texts, labels, sentences):
-    """One-sentence latency (`timed_calls` on `sentences`), batch throughput of
-    `predict_all(texts)` after one warm-up call on 64 texts, and test accuracy, of the model
-    the two functions run now. Returns `(figures, probabilities)`."""
-    seconds, _ = timed_calls(predict_one, sentences)
+def timed_batch(predict_all, texts, labels):
+    """`predict_all(texts)` (positive-class probabilities) timed after one warm-up call on
+    64 texts. Returns `({"seconds", "examples_per_s", "test_accuracy"}, probabilities)`."""
     predict_all(texts[:64])
     start = time.perf_counter()
     probabilities = np.asarray(predict_all(texts), np.float64)
-    batch_seconds = time.perf_counter() - start
-    return {**latency_summary(seconds), "batch_seconds": round(batch_seconds, 2),
-            "batch_examples_per_s": round(len(texts) / batch_seconds, 1),
+    seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "examples_per_s": round(len(texts) / seconds, 1),
             "test_accuracy": accuracy(probabilities, labels)}, probabilities
+
+
+def precision_figures(predict_one, predict_all, texts, labels, sentences):
+    """One-sentence latency (`timed_calls` on `sentences`), batch throughput of
+    `predict_all(texts)` (`timed_batch`), and test accuracy, of the model the two functions
+    run now. Returns `(figures, probabilities)`."""
+    seconds, _ = timed_calls(predict_one, sentences)
+    batch, probabilities = timed_batch(predict_all, texts, labels)
+    return {**latency_summary(seconds), "batch_seconds": batch["seconds"],
+            "batch_examples_per_s": batch["examples_per_s"],
+            "test_accuracy": batch["test_accuracy"]}, probabilities
 
 
 def precision_phases(phases, rows, texts, labels, predictors, size_mb, quantize):
@@ -500,15 +508,10 @@ def bertcls_arm(rows, args):
     phases.end("training", **step_summary(steps, shapes))
 
     test = rows["test_texts"]
-    model.predict_texts(test[:64], batch_size=args.batch_size)
-    start = time.perf_counter()
-    result = model.predict_texts(test, batch_size=args.batch_size)
-    seconds = time.perf_counter() - start
-    phases.end("batch_inference", texts=len(test), batch_size=args.batch_size,
-               sorted={"seconds": round(seconds, 2),
-                       "examples_per_s": round(len(test) / seconds, 1),
-                       "test_accuracy": accuracy(result["probabilities"],
-                                                 rows["test_labels"])})
+    batch, _ = timed_batch(
+        lambda t: model.predict_texts(t, batch_size=args.batch_size)["probabilities"], test,
+        rows["test_labels"])
+    phases.end("batch_inference", texts=len(test), batch_size=args.batch_size, sorted=batch)
     if args.quantized:
         bertcls_precisions(model, rows, args, phases)
     return phases.rows
